@@ -1,0 +1,6 @@
+"""`python -m luatrap`."""
+import sys
+
+from luatrap.cli import main
+
+sys.exit(main())

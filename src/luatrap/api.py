@@ -1,0 +1,76 @@
+"""The Python API, mirroring the command line: `luatrap.run(argv, rules=...)`."""
+from __future__ import annotations
+
+import os
+import shutil
+
+from luatrap import engines
+from luatrap.engines.base import Program
+from luatrap.logs import Log
+from luatrap.rules import RuleBook, RulesError
+from luatrap.session import Session
+
+_ELF_X86_64 = (b"\x7fELF\x02", 62)  # 64-bit ELF, e_machine EM_X86_64
+
+
+class UsageError(Exception):
+    """luatrap itself cannot do what was asked (bad option, missing program or rules)."""
+
+
+def resolve_program(name: str, env: dict[str, str]) -> str:
+    """The executable PROGRAM names: a path if it has a slash, else found in PATH."""
+    path = name if "/" in name else shutil.which(name, path=env.get("PATH", os.defpath))
+    if path is None or not os.path.exists(path):
+        raise UsageError(f"program not found: {name}")
+    if os.path.isdir(path) or not os.access(path, os.X_OK):
+        raise UsageError(f"not an executable file: {name}")
+    return path
+
+
+def default_engine(path: str) -> str:
+    """native if this host can run the program itself, else emulate."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return "native"
+    if head.startswith(b"#!") or not head.startswith(b"\x7fELF"):
+        return "native"  # scripts and other formats: the kernel decides
+    machine = int.from_bytes(head[18:20], "little")
+    return "native" if head[:5] == _ELF_X86_64[0] and machine == _ELF_X86_64[1] else "emulate"
+
+
+def run(argv: list[str], rules: str | None = None, engine: str | None = None,
+        log: str | None = None, env: dict[str, str] | None = None) -> int:
+    """Run argv[0] with arguments argv[1:] under the rules folder `rules`.
+
+    Returns the program's exit status (128+N if signal N killed it). Raises UsageError
+    when luatrap itself cannot run it.
+    """
+    env = dict(os.environ) if env is None else env
+    if not argv:
+        raise UsageError("no program given")
+    path = resolve_program(argv[0], env)
+    name = engine or default_engine(path)
+    try:
+        engine_module = engines.load(name)
+    except (ValueError, ImportError) as e:
+        raise UsageError(f"engine {name}: {e}") from None
+    try:
+        sink = Log(log)
+    except OSError as e:
+        raise UsageError(f"cannot open log file {log}: {e.strerror}") from None
+    try:
+        book = None
+        if rules is not None:
+            try:
+                book = RuleBook(rules, sink)
+            except RulesError as e:
+                raise UsageError(str(e)) from None
+            sink(f"Rules folder path: {rules}")
+            for path_ in book.unknown_files():
+                sink(f"luatrap: {path_.name} is not an x86_64 system call name; ignored")
+            sink("Lua environment initialized. Scripts will be loaded on demand.")
+        return engine_module.run(Program(path, list(argv), env), Session(book, sink))
+    finally:
+        sink.close()

@@ -1,0 +1,113 @@
+"""The `luatrap` command: qemu-user style options, then the program and its arguments."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from luatrap import __version__
+from luatrap.api import UsageError, run
+
+USAGE = "usage: luatrap [options] PROGRAM [ARGS...]"
+HELP = f"""{USAGE}
+
+Run PROGRAM, calling the Lua rule DIR/<syscall>.lua at each system call that has one.
+
+options:
+  -h, --help                 show this help and exit
+  --version                  show luatrap's version and exit
+  -rules path, --rules path  set the rules folder path
+  --engine native|emulate    how the program runs (default: native when the host can
+                             run it, else emulate)
+  -E VAR=VALUE               set VAR in the program's environment
+  -U VAR                     remove VAR from the program's environment
+  --log FILE                 write [Lua Log], [Lua Error] and luatrap's messages to FILE
+
+Options end at PROGRAM (or at --): everything after it belongs to the program.
+luatrap exits with the program's exit status (128+N if a signal N killed it), or 2
+if luatrap itself cannot run it."""
+
+# option -> attribute of Options it fills (each takes one value)
+_VALUED = {"--rules": "rules", "-rules": "rules", "--engine": "engine", "-engine": "engine",
+           "--log": "log", "-log": "log", "-E": "set_env", "-U": "unset_env"}
+
+
+@dataclass
+class Options:
+    """The parsed command line."""
+
+    rules: str | None = None
+    engine: str | None = None
+    log: str | None = None
+    set_env: list[str] = field(default_factory=list)
+    unset_env: list[str] = field(default_factory=list)
+    argv: list[str] = field(default_factory=list)
+
+
+def parse(args: list[str]) -> Options | str:
+    """Options from the command line, or 'help' / 'version' when those were asked."""
+    opts = Options()
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-") or arg == "-":
+            break
+        if arg in ("-h", "-help", "--help"):
+            return "help"
+        if arg in ("--version", "-version"):
+            return "version"
+        name, eq, value = arg.partition("=")
+        if name not in _VALUED:
+            raise UsageError(f"unknown option {arg!r} (see luatrap --help)")
+        if not eq:
+            i += 1
+            if i >= len(args):
+                raise UsageError(f"option {name} needs a value")
+            value = args[i]
+        target = getattr(opts, _VALUED[name])
+        if isinstance(target, list):
+            target.append(value)
+        else:
+            setattr(opts, _VALUED[name], value)
+        i += 1
+    opts.argv = args[i:]
+    if not opts.argv:
+        raise UsageError("no program given (see luatrap --help)")
+    return opts
+
+
+def program_environment(set_env: list[str], unset_env: list[str]) -> dict[str, str]:
+    """luatrap's environment with -E and -U applied, as qemu-user does."""
+    env = dict(os.environ)
+    for item in set_env:
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            raise UsageError(f"-E needs VAR=VALUE, got {item!r}")
+        env[name] = value
+    for name in unset_env:
+        env.pop(name, None)
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `luatrap` command; returns the exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        opts = parse(args)
+        if opts == "help":
+            print(HELP)
+            return 0
+        if opts == "version":
+            print(f"luatrap {__version__}")
+            return 0
+        env = program_environment(opts.set_env, opts.unset_env)
+        return run(opts.argv, rules=opts.rules, engine=opts.engine, log=opts.log, env=env)
+    except UsageError as e:
+        print(f"luatrap: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+

@@ -1,0 +1,41 @@
+"""The native engine: the program runs on the host CPU; seccomp stops the ruled calls.
+
+Ruled calls reach luatrap by seccomp user notification (with synchronous wake-up, so
+the answer comes back on the caller's CPU); calls whose hook uses c_do_syscall stop
+under ptrace instead, which can run them and report their result. All other calls
+never leave the kernel.
+"""
+from __future__ import annotations
+
+from luatrap.engines.base import Program
+from luatrap.engines.native import kernel as k
+from luatrap.engines.native import launcher, seccomp_filter
+from luatrap.engines.native.memory import ProcessMemory
+from luatrap.engines.native.signals import SignalFd
+from luatrap.engines.native.supervisor import Supervisor
+from luatrap.session import Session
+from luatrap.syscalls import compat, table
+
+NAME = "native"
+
+
+def run(program: Program, session: Session) -> int:
+    """Run `program` to completion under `session`; its exit status as a shell shows it."""
+    hooked = session.hooked
+    i386, x32 = compat.foreign_numbers({table.name_of(nr) for nr in hooked})
+    prog = None
+    if hooked:
+        actions = {nr: k.SECCOMP_RET_TRACE if needs_exit else k.SECCOMP_RET_USER_NOTIF
+                   for nr, needs_exit in hooked.items()}
+        prog = seccomp_filter.build(actions, list(i386), list(x32))
+    memory = ProcessMemory()
+    session.attach(memory)
+    signals = SignalFd()
+    try:
+        pid, listener = launcher.start(program.path, program.argv, program.env, prog)
+        return Supervisor(session, memory, pid, listener, i386, x32).run(signals)
+    finally:
+        signals.close()
+
+
+__all__ = ["NAME", "run", "launcher"]

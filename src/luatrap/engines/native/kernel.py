@@ -1,0 +1,140 @@
+"""ctypes bindings to the kernel interfaces the native engine uses: ptrace(2), seccomp(2),
+seccomp_unotify(2), process_vm_readv(2), pidfd_open(2)/pidfd_getfd(2).
+
+Constants are checked against the man pages and <linux/*.h>. Structures use signed
+64-bit fields where Lua will see the value (lupa refuses integers >= 2**63).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+# ptrace requests and options (<sys/ptrace.h>, <linux/ptrace.h>)
+PTRACE_CONT, PTRACE_GETREGS, PTRACE_SETREGS, PTRACE_SYSCALL = 7, 12, 13, 24
+PTRACE_GETEVENTMSG, PTRACE_GETSIGINFO = 0x4201, 0x4202
+PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_LISTEN = 0x4206, 0x4207, 0x4208
+PTRACE_GET_SYSCALL_INFO = 0x420E
+PTRACE_O_TRACESYSGOOD = 0x01
+PTRACE_O_TRACEFORK, PTRACE_O_TRACEVFORK, PTRACE_O_TRACECLONE = 0x02, 0x04, 0x08
+PTRACE_O_TRACEEXEC = 0x10
+PTRACE_O_TRACESECCOMP = 0x80
+PTRACE_O_EXITKILL = 0x100000
+PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_CLONE = 1, 2, 3
+PTRACE_EVENT_EXEC, PTRACE_EVENT_SECCOMP, PTRACE_EVENT_STOP = 4, 7, 128
+PTRACE_SYSCALL_INFO_ENTRY, PTRACE_SYSCALL_INFO_EXIT = 1, 2
+WALL = 0x40000000  # __WALL
+WNOHANG = 1
+
+# seccomp (<linux/seccomp.h>, <linux/audit.h>)
+PR_SET_NO_NEW_PRIVS = 38
+SYS_SECCOMP, SYS_PIDFD_OPEN, SYS_PIDFD_GETFD = 317, 434, 438
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_USER_NOTIF = 0x7FC00000
+SECCOMP_RET_TRACE = 0x7FF00000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+AUDIT_ARCH_X86_64 = 0xC000003E
+AUDIT_ARCH_I386 = 0x40000003
+X32_SYSCALL_BIT = 0x40000000
+SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
+SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100  # _IOWR('!', 0, struct seccomp_notif)
+SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101  # _IOWR('!', 1, struct seccomp_notif_resp)
+SECCOMP_IOCTL_NOTIF_ID_VALID = 0x40082102  # _IOW('!', 2, __u64)
+SECCOMP_IOCTL_NOTIF_SET_FLAGS = 0x40082104  # _IOW('!', 4, __u64), Linux 6.6
+SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1
+
+
+class UserRegs(ctypes.Structure):
+    """struct user_regs_struct (x86_64), signed fields."""
+
+    _fields_ = [(n, ctypes.c_long) for n in (
+        "r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax "
+        "rip cs eflags rsp ss fs_base gs_base ds es fs gs").split()]
+
+
+class SockFilter(ctypes.Structure):
+    """struct sock_filter: one classic BPF instruction."""
+
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8),
+                ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class SockFprog(ctypes.Structure):
+    """struct sock_fprog: a BPF program."""
+
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+
+class SeccompData(ctypes.Structure):
+    """struct seccomp_data."""
+
+    _fields_ = [("nr", ctypes.c_int), ("arch", ctypes.c_uint32),
+                ("ip", ctypes.c_uint64), ("args", ctypes.c_int64 * 6)]
+
+
+class SeccompNotif(ctypes.Structure):
+    """struct seccomp_notif (80 bytes); `pid` is the thread id."""
+
+    _fields_ = [("id", ctypes.c_uint64), ("pid", ctypes.c_uint32),
+                ("flags", ctypes.c_uint32), ("data", SeccompData)]
+
+
+class SeccompNotifResp(ctypes.Structure):
+    """struct seccomp_notif_resp (24 bytes)."""
+
+    _fields_ = [("id", ctypes.c_uint64), ("val", ctypes.c_int64),
+                ("error", ctypes.c_int32), ("flags", ctypes.c_uint32)]
+
+
+class IoVec(ctypes.Structure):
+    """struct iovec."""
+
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+assert ctypes.sizeof(UserRegs) == 27 * 8
+assert ctypes.sizeof(SeccompNotif) == 80 and ctypes.sizeof(SeccompNotifResp) == 24
+
+ptrace = libc.ptrace
+ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+ptrace.restype = ctypes.c_long
+waitpid = libc.waitpid
+waitpid.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
+waitpid.restype = ctypes.c_int
+ioctl = libc.ioctl
+ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+ioctl.restype = ctypes.c_int
+prctl = libc.prctl
+prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+prctl.restype = ctypes.c_int
+syscall = libc.syscall
+syscall.restype = ctypes.c_long
+_vm_argtypes = [ctypes.c_int, ctypes.POINTER(IoVec), ctypes.c_ulong,
+                ctypes.POINTER(IoVec), ctypes.c_ulong, ctypes.c_ulong]
+process_vm_readv = libc.process_vm_readv
+process_vm_readv.argtypes = _vm_argtypes
+process_vm_readv.restype = ctypes.c_ssize_t
+process_vm_writev = libc.process_vm_writev
+process_vm_writev.argtypes = _vm_argtypes
+process_vm_writev.restype = ctypes.c_ssize_t
+
+
+def check(result: int, what: str) -> int:
+    """Raise OSError with errno if a libc call returned -1."""
+    if result == -1:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+    return result
+
+
+def pidfd_getfd(pid: int, fd: int) -> int:
+    """A copy, in this process, of file descriptor `fd` of process `pid`."""
+    pidfd = check(syscall(SYS_PIDFD_OPEN, ctypes.c_int(pid), ctypes.c_uint(0)), "pidfd_open")
+    try:
+        return check(syscall(SYS_PIDFD_GETFD, ctypes.c_int(pidfd), ctypes.c_int(fd),
+                             ctypes.c_uint(0)), "pidfd_getfd")
+    finally:
+        os.close(pidfd)

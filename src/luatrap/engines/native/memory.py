@@ -1,0 +1,82 @@
+"""Reading and writing a traced thread's memory with process_vm_readv/writev.
+
+A transfer that crosses into an unmapped page fails as a whole, so strings are read
+page by page and a partial transfer counts as a fault.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+from luatrap.engines.native import kernel as k
+
+PAGE = 4096
+
+
+class ProcessMemory:
+    """The engine's `ProcessAccess`: memory of any traced thread, by thread id."""
+
+    def __init__(self) -> None:
+        self._buf = ctypes.create_string_buffer(PAGE)
+        self._local = k.IoVec(ctypes.addressof(self._buf), 0)
+        self._remote = k.IoVec(0, 0)
+        self._tgid: dict[int, int] = {}
+
+    def _transfer(self, fn, tid: int, local: k.IoVec, addr: int, size: int) -> None:
+        self._remote.iov_base = addr & 0xFFFFFFFFFFFFFFFF
+        self._remote.iov_len = size
+        done = fn(tid, ctypes.byref(local), 1, ctypes.byref(self._remote), 1, 0)
+        if done != size:
+            e = ctypes.get_errno() if done < 0 else errno.EFAULT
+            raise OSError(e, os.strerror(e))
+
+    def read_memory(self, tid: int, addr: int, size: int) -> bytes:
+        """`size` bytes at `addr` in thread `tid`'s address space."""
+        if size == 0:
+            return b""
+        buf = ctypes.create_string_buffer(size)
+        self._transfer(k.process_vm_readv, tid, k.IoVec(ctypes.addressof(buf), size),
+                       addr, size)
+        return buf.raw
+
+    def read_string(self, tid: int, addr: int, limit: int) -> bytes:
+        """The bytes at `addr` up to the first NUL (not included), at most `limit`."""
+        out = b""
+        while len(out) < limit:
+            chunk = min(PAGE - (addr & (PAGE - 1)), limit - len(out))
+            self._local.iov_len = chunk
+            self._transfer(k.process_vm_readv, tid, self._local, addr, chunk)
+            data = self._buf.raw[:chunk]
+            end = data.find(b"\0")
+            if end >= 0:
+                return out + data[:end]
+            out += data
+            addr += chunk
+        return out
+
+    def write_memory(self, tid: int, addr: int, data: bytes) -> None:
+        """Store `data` at `addr` in thread `tid`'s address space."""
+        if data:
+            buf = ctypes.create_string_buffer(data, len(data))
+            self._transfer(k.process_vm_writev, tid,
+                           k.IoVec(ctypes.addressof(buf), len(data)), addr, len(data))
+
+    def pid_of(self, tid: int) -> int:
+        """The thread group id of `tid`, from /proc (cached until the thread exits)."""
+        pid = self._tgid.get(tid)
+        if pid is None:
+            try:
+                with open(f"/proc/{tid}/status", "rb") as f:
+                    for line in f:
+                        if line.startswith(b"Tgid:"):
+                            pid = int(line.split()[1])
+                            break
+            except OSError:
+                return tid
+            self._tgid[tid] = pid = pid or tid
+        return pid
+
+    def forget(self, tid: int) -> None:
+        """Thread `tid` is gone: its id may be reused."""
+        self._tgid.pop(tid, None)

@@ -1,0 +1,49 @@
+"""The seccomp BPF program: which system calls stop, and how.
+
+Built once, before the program starts, from the rules folder's file names. Unruled
+x86_64 calls are allowed inside the kernel (they cost nothing); ruled ones go to the
+supervisor by user notification (fast), or by a ptrace stop when the hook must run the
+call itself and see its result. 32-bit (`int 0x80`) and x32 calls to a ruled kernel
+function are sent to the supervisor too, so they cannot walk around a rule.
+"""
+from __future__ import annotations
+
+import ctypes
+
+from luatrap.engines.native import kernel as k
+
+_LD_W_ABS, _JA, _JEQ_K, _JSET_K, _RET_K = 0x20, 0x05, 0x15, 0x45, 0x06
+_OFF_NR, _OFF_ARCH = 0, 4
+Insn = tuple[int, int, int, int]
+
+
+def _returns(numbers: dict[int, int]) -> list[Insn]:
+    """'if nr == N: return action' for each entry (nr already loaded), then allow."""
+    out: list[Insn] = []
+    for nr, action in sorted(numbers.items()):
+        out += [(_JEQ_K, 0, 1, nr), (_RET_K, 0, 0, action)]
+    return out + [(_RET_K, 0, 0, k.SECCOMP_RET_ALLOW)]
+
+
+def build(native: dict[int, int], i386: list[int], x32: list[int]) -> k.SockFprog:
+    """A filter program: `native` maps ruled x86_64 numbers to their seccomp action;
+    `i386` and `x32` list foreign numbers (x32 without its bit) for user notification."""
+    notify = k.SECCOMP_RET_USER_NOTIF
+    native_checks = _returns(native)
+    x32_checks = _returns({nr | k.X32_SYSCALL_BIT: notify for nr in x32})
+    x86_64_part = [(_LD_W_ABS, 0, 0, _OFF_NR),
+                   (_JSET_K, 1, 0, k.X32_SYSCALL_BIT),
+                   (_JA, 0, 0, 1),
+                   (_JA, 0, 0, len(native_checks))] + native_checks + x32_checks
+    i386_part = [(_LD_W_ABS, 0, 0, _OFF_NR)] + _returns({nr: notify for nr in i386})
+    ins: list[Insn] = [(_LD_W_ABS, 0, 0, _OFF_ARCH),
+                       (_JEQ_K, 1, 0, k.AUDIT_ARCH_X86_64),
+                       (_JA, 0, 0, len(x86_64_part))]
+    ins += x86_64_part
+    ins += [(_JEQ_K, 1, 0, k.AUDIT_ARCH_I386), (_JA, 0, 0, len(i386_part))]
+    ins += i386_part
+    ins.append((_RET_K, 0, 0, k.SECCOMP_RET_KILL_PROCESS))  # no other ABI on x86_64
+    arr = (k.SockFilter * len(ins))(*[k.SockFilter(*i) for i in ins])
+    prog = k.SockFprog(len(ins), ctypes.cast(arr, ctypes.POINTER(k.SockFilter)))
+    prog._keep = arr  # the array must live as long as the program
+    return prog

@@ -1,0 +1,242 @@
+"""The native engine's event loop: serve seccomp notifications, follow ptrace stops.
+
+One thread, one poll(2) over two descriptors: the seccomp listener (a ruled call is
+waiting; the fast path) and a signalfd (SIGCHLD: some traced task stopped or died; or a
+signal for the program). Every task of the program is a ptrace tracee, so new threads,
+forks and execs are followed and PTRACE_O_EXITKILL takes the whole program down if
+luatrap dies; but tasks stop only for the rare events, not for system calls.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import select
+import signal
+import struct
+
+from luatrap.engines.native import kernel as k
+from luatrap.engines.native.memory import ProcessMemory
+from luatrap.engines.native.signals import FORWARDED, SignalFd, from_terminal_or_kernel
+from luatrap.rules import RunNow
+from luatrap.session import Session
+from luatrap.syscalls import compat, table
+
+_STOPPING = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
+_SYSCALL_STOP = signal.SIGTRAP | 0x80
+_NOTIF = struct.Struct("<QIIiIQ6q")  # id, pid, flags, nr, arch, ip, args[6]
+_RESP = struct.Struct("<QqiI")  # id, val, error, flags
+_CONTINUE = k.SECCOMP_USER_NOTIF_FLAG_CONTINUE
+_ARG_REGS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
+
+
+class Supervisor:
+    """Runs one program to completion under a session's rules."""
+
+    def __init__(self, session: Session, memory: ProcessMemory, main_pid: int,
+                 listener: int, i386: dict[int, int], x32: dict[int, int]) -> None:
+        self.session = session
+        self.memory = memory
+        self.main_pid = main_pid
+        self.starting = True  # the main task has not reached its execve yet
+        self.exit_status: int | None = None
+        self.listener = listener
+        self.i386, self.x32 = i386, x32
+        self.pending: dict[int, tuple[RunNow, k.UserRegs]] = {}
+        self._regs = k.UserRegs()
+        self._req = bytearray(_NOTIF.size)
+        self._req_ptr = ctypes.byref((ctypes.c_char * _NOTIF.size).from_buffer(self._req))
+        self._resp = bytearray(_RESP.size)
+        self._resp_ptr = ctypes.byref((ctypes.c_char * _RESP.size).from_buffer(self._resp))
+        self._status = ctypes.c_int()
+        self._msg = ctypes.c_ulong()
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, signals: SignalFd) -> int:
+        """Serve until every traced task is gone; the main process's wait status."""
+        poller = select.poll()
+        poller.register(signals.fd, select.POLLIN)
+        if self.listener >= 0:
+            poller.register(self.listener, select.POLLIN)
+            k.ioctl(self.listener, k.SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+                    k.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)  # fails before 6.6: harmless
+        listener, sigfd, serve = self.listener, signals.fd, self._serve_notification
+        alive = True
+        while alive:
+            for fd, ev in poller.poll():
+                if fd == listener:
+                    if ev & select.POLLIN:
+                        serve()
+                    else:  # no task uses the filter any more
+                        poller.unregister(listener)
+                        listener = -1
+                elif fd == sigfd:
+                    for signo, code, _pid in signals.read():
+                        if signo != signal.SIGCHLD:
+                            self._forward(signo, code)
+                    alive = self._reap()
+        if self.listener >= 0:
+            os.close(self.listener)
+        return self.exit_status if self.exit_status is not None else 0
+
+    def _forward(self, signo: int, code: int) -> None:
+        """A signal sent to luatrap by a process goes on to the program."""
+        if signo in FORWARDED and not from_terminal_or_kernel(code):
+            try:
+                os.kill(self.main_pid, signo)
+            except ProcessLookupError:
+                pass
+
+    # ------------------------------------------------------------------ fast path
+
+    def _serve_notification(self) -> None:
+        """Answer one seccomp user notification: a ruled call waits for its verdict."""
+        req = self._req
+        req[:] = bytes(_NOTIF.size)  # the kernel insists on a zeroed request
+        if k.ioctl(self.listener, k.SECCOMP_IOCTL_NOTIF_RECV, self._req_ptr) != 0:
+            return  # the caller died or was interrupted meanwhile
+        nid, tid, _f, nr, arch, _ip, *args = _NOTIF.unpack(req)
+        if arch != k.AUDIT_ARCH_X86_64 or nr & k.X32_SYSCALL_BIT:
+            nr, args = self._to_x86_64(tid, nr, arch, args)
+        if self.starting and tid == self.main_pid or nr < 0:
+            decision = None  # luatrap's own execve of the program; or not mappable
+        else:
+            decision = self.session.on_syscall(tid, nr, args)
+            if decision.__class__ is RunNow:
+                self.session.rules.report(
+                    self.session.rules.rule_files[table.name_of(nr)],
+                    "c_do_syscall is not available for a 32-bit or x32 call")
+                decision = None
+        if decision is None:
+            _RESP.pack_into(self._resp, 0, nid, 0, 0, _CONTINUE)
+        elif -4095 <= decision < 0:
+            _RESP.pack_into(self._resp, 0, nid, 0, decision, 0)
+        else:
+            _RESP.pack_into(self._resp, 0, nid, decision, 0, 0)
+        k.ioctl(self.listener, k.SECCOMP_IOCTL_NOTIF_SEND, self._resp_ptr)
+
+    def _to_x86_64(self, tid: int, nr: int, arch: int, args: list[int]) -> tuple[int, list]:
+        """A 32-bit or x32 call as the x86_64 call it reaches (-1 if none)."""
+        if arch == k.AUDIT_ARCH_X86_64:
+            return self.x32.get(nr & ~k.X32_SYSCALL_BIT, -1), args
+        args = [a & 0xFFFFFFFF for a in args]
+        target = self.i386.get(nr, -1)
+        if nr == compat.I386_SOCKETCALL:
+            found = compat.socketcall_target(args[0])
+            if found is None:
+                return -1, args
+            target, count = found
+            try:
+                raw = self.memory.read_memory(tid, args[1], 4 * count)
+            except OSError:
+                return -1, args
+            args = list(struct.unpack(f"<{count}I", raw)) + [0] * (6 - count)
+        # 32-bit values as the x86_64 kinds expect them: pointers and sizes unsigned,
+        # int-kind arguments are sign-extended by the session.
+        return target, args
+
+    # ------------------------------------------------------------------ ptrace stops
+
+    def _reap(self) -> bool:
+        """Handle every task state change that is waiting; False once none is left."""
+        status = self._status
+        while True:
+            tid = k.waitpid(-1, ctypes.byref(status), k.WALL | k.WNOHANG)
+            if tid == 0:
+                return True
+            if tid < 0:
+                return ctypes.get_errno() != errno.ECHILD
+            self._on_wait(tid, status.value)
+
+    def _on_wait(self, tid: int, s: int) -> None:
+        if (s & 0x7F) == 0 or (s & 0xFF) != 0x7F:  # exited or killed
+            if tid == self.main_pid:
+                self.exit_status = (s >> 8) & 0xFF if (s & 0x7F) == 0 else 128 + (s & 0x7F)
+            self.memory.forget(tid)
+            self.pending.pop(tid, None)
+            return
+        sig, event = (s >> 8) & 0xFF, s >> 16
+        if sig == _SYSCALL_STOP:
+            self._on_syscall_exit(tid)
+        elif event == k.PTRACE_EVENT_SECCOMP:
+            self._on_seccomp_stop(tid)
+        elif event == k.PTRACE_EVENT_STOP:
+            if sig in _STOPPING:  # group-stop: stay stopped, but wake on SIGCONT
+                self._ptrace(k.PTRACE_LISTEN, tid)
+                if tid == self.main_pid:
+                    _stop_with_the_job()
+            else:
+                self._ptrace(k.PTRACE_CONT, tid)
+        elif event:
+            if event == k.PTRACE_EVENT_EXEC and tid == self.main_pid:
+                self.starting = False
+            self._ptrace(k.PTRACE_CONT, tid)
+        else:  # signal-delivery-stop: deliver it as the kernel would have
+            self._ptrace(k.PTRACE_CONT, tid, sig)
+
+    def _on_seccomp_stop(self, tid: int) -> None:
+        """A ruled call whose hook may run it (c_do_syscall) stopped under ptrace."""
+        regs = self._regs
+        if k.ptrace(k.PTRACE_GETREGS, tid, None, ctypes.byref(regs)) != 0:
+            return
+        if self.starting and tid == self.main_pid:
+            self._ptrace(k.PTRACE_CONT, tid)
+            return
+        args = [getattr(regs, r) for r in _ARG_REGS]
+        self._apply(tid, self.session.on_syscall(tid, regs.orig_rax, args), regs)
+
+    def _apply(self, tid: int, decision: int | None | RunNow, regs: k.UserRegs) -> None:
+        """Carry out a decision for a thread stopped at a call's entry."""
+        if decision is None:
+            self._ptrace(k.PTRACE_CONT, tid)
+        elif decision.__class__ is RunNow:
+            saved = k.UserRegs.from_buffer_copy(regs)
+            regs.orig_rax = decision.nr
+            for name, value in zip(_ARG_REGS, decision.args):
+                setattr(regs, name, value)
+            k.ptrace(k.PTRACE_SETREGS, tid, None, ctypes.byref(regs))
+            self.pending[tid] = (decision, saved)
+            self._ptrace(k.PTRACE_SYSCALL, tid)
+        else:
+            regs.orig_rax = -1  # skip the call ...
+            regs.rax = decision  # ... and this is its result
+            k.ptrace(k.PTRACE_SETREGS, tid, None, ctypes.byref(regs))
+            self._ptrace(k.PTRACE_CONT, tid)
+
+    def _on_syscall_exit(self, tid: int) -> None:
+        """The call a hook asked for has run: hand its result back to the hook."""
+        entry = self.pending.pop(tid, None)
+        regs = self._regs
+        if entry is None or k.ptrace(k.PTRACE_GETREGS, tid, None, ctypes.byref(regs)) != 0:
+            self._ptrace(k.PTRACE_CONT, tid)
+            return
+        pending, saved = entry
+        result = regs.rax
+        decision = self.session.resume(tid, pending, result)
+        if decision.__class__ is RunNow:
+            self.session.rules.report(
+                self.session.rules.rule_files[table.name_of(pending.hooked_nr)],
+                "c_do_syscall may run once per call")
+            decision = result
+        for name in _ARG_REGS:
+            setattr(regs, name, getattr(saved, name))
+        regs.orig_rax = saved.orig_rax
+        regs.rax = result if decision is None else decision
+        k.ptrace(k.PTRACE_SETREGS, tid, None, ctypes.byref(regs))
+        self._ptrace(k.PTRACE_CONT, tid)
+
+    @staticmethod
+    def _ptrace(request: int, tid: int, data: int = 0) -> None:
+        k.ptrace(request, tid, None, data)  # ESRCH: the task died meanwhile; its exit follows
+
+
+def _stop_with_the_job() -> None:
+    """The program was stopped (Ctrl-Z): if we are the terminal's foreground job, stop
+    too, so the shell sees the job stopped; `fg` continues both."""
+    try:
+        fg = os.tcgetpgrp(0)
+    except OSError:
+        return
+    if fg == os.getpgrp():
+        os.kill(os.getpid(), signal.SIGSTOP)

@@ -1,0 +1,130 @@
+"""The `c_*` functions a rule can call, and the errno constants it sees as globals.
+
+They act on the thread whose call is being decided (`HostAPI.tid`), through a
+`ProcessAccess` the engine provides; the rules layer never touches the program itself.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from luatrap.syscalls import table
+
+MAX_STRING = 4096  # default cap of c_read_string, as PATH_MAX
+
+
+class ProcessAccess(Protocol):
+    """What an engine lets a rule do to the program: read and write a thread's memory."""
+
+    def read_memory(self, tid: int, addr: int, size: int) -> bytes:
+        """Bytes at `addr`; raise OSError if any of them is unreadable."""
+
+    def read_string(self, tid: int, addr: int, limit: int) -> bytes:
+        """The NUL-terminated bytes at `addr`, at most `limit`; OSError if unreadable."""
+
+    def write_memory(self, tid: int, addr: int, data: bytes) -> None:
+        """Store `data` at `addr`; raise OSError if any byte is unwritable."""
+
+    def pid_of(self, tid: int) -> int:
+        """The process id (thread group) of thread `tid`."""
+
+
+class HostAPI:
+    """Installs the c_* functions into a Lua globals table; `tid` is the calling thread."""
+
+    def __init__(self, lua_globals, log: Callable[[str | bytes], None],
+                 access: ProcessAccess | None) -> None:
+        self.tid = 0
+        self.access = access
+        self._log = log
+        g = lua_globals
+        g.c_log = self.c_log
+        g.c_get_timestamp = self.c_get_timestamp
+        g.c_read_string = self.c_read_string
+        g.c_read_bytes = self.c_read_bytes
+        g.c_write_bytes = self.c_write_bytes
+        g.c_syscall_name = self.c_syscall_name
+        g.c_pid = self.c_pid
+        g.c_tid = self.c_tid
+        for name, value in table.errno_values().items():
+            g[name] = value
+
+    def c_log(self, *parts) -> None:
+        """`[Lua Log] msg` on a line of its own."""
+        self._log(b"[Lua Log] " + b" ".join(_to_bytes(p) for p in parts))
+
+    @staticmethod
+    def c_get_timestamp() -> tuple[int, int]:
+        """sec, nsec of CLOCK_REALTIME."""
+        ns = time.clock_gettime_ns(time.CLOCK_REALTIME)
+        return ns // 1_000_000_000, ns % 1_000_000_000
+
+    def c_read_string(self, addr, limit=MAX_STRING) -> bytes:
+        """The NUL-terminated string at a program address (at most `limit` bytes)."""
+        addr, limit = _int(addr, "address"), _int(limit, "max")
+        try:
+            return self._access().read_string(self.tid, addr, limit)
+        except OSError as e:
+            raise LookupError(f"c_read_string: cannot read address 0x{addr & (2**64 - 1):x}: "
+                              f"{e.strerror}") from None
+
+    def c_read_bytes(self, addr, size) -> bytes:
+        """`size` raw bytes at a program address."""
+        addr, size = _int(addr, "address"), _int(size, "size")
+        if size < 0:
+            raise ValueError("c_read_bytes: negative size")
+        try:
+            return self._access().read_memory(self.tid, addr, size)
+        except OSError as e:
+            raise LookupError(f"c_read_bytes: cannot read {size} bytes at "
+                              f"0x{addr & (2**64 - 1):x}: {e.strerror}") from None
+
+    def c_write_bytes(self, addr, data) -> int:
+        """Store a Lua string's bytes at a program address; returns the count."""
+        addr = _int(addr, "address")
+        if not isinstance(data, bytes):
+            raise TypeError("c_write_bytes: data must be a string")
+        try:
+            self._access().write_memory(self.tid, addr, data)
+        except OSError as e:
+            raise LookupError(f"c_write_bytes: cannot write {len(data)} bytes at "
+                              f"0x{addr & (2**64 - 1):x}: {e.strerror}") from None
+        return len(data)
+
+    @staticmethod
+    def c_syscall_name(num) -> bytes | None:
+        """'getpid' for 39; nil for a number that is no system call."""
+        name = table.name_of(_int(num, "number"))
+        return name.encode() if name else None
+
+    def c_pid(self) -> int:
+        """The process id of the calling program thread."""
+        return self._access().pid_of(self.tid) if self.access else self.tid
+
+    def c_tid(self) -> int:
+        """The thread id of the calling program thread."""
+        return self.tid
+
+    def _access(self) -> ProcessAccess:
+        if self.access is None:
+            raise RuntimeError("no program is running")
+        return self.access
+
+
+def _int(value, what: str) -> int:
+    if value.__class__ is int:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TypeError(f"{what} must be an integer")
+
+
+def _to_bytes(value) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if value is None:
+        return b"nil"
+    if value is True or value is False:
+        return b"true" if value else b"false"
+    return str(value).encode()

@@ -1,0 +1,69 @@
+"""The other ways into the x86_64 kernel: `int 0x80` (i386 numbers) and the x32 ABI.
+
+A rule is written against the x86_64 name; a 32-bit or x32 call to the same kernel
+function must reach it too, or a sandbox rule could be walked around. These tables say
+which foreign numbers stand for which x86_64 call, all derived from the generated table.
+"""
+from __future__ import annotations
+
+from luatrap.syscalls import table
+from luatrap.syscalls.x86_64_table import I386_NAMES, X32_NAMES
+
+I386_SOCKETCALL = 102
+# socketcall(2) sub-call numbers (<linux/net.h>) -> x86_64 name and argument count.
+SOCKETCALL = {
+    1: ("socket", 3), 2: ("bind", 3), 3: ("connect", 3), 4: ("listen", 2),
+    5: ("accept", 3), 6: ("getsockname", 3), 7: ("getpeername", 3),
+    8: ("socketpair", 4), 9: ("sendto", 4), 10: ("recvfrom", 4), 11: ("sendto", 6),
+    12: ("recvfrom", 6), 13: ("shutdown", 2), 14: ("setsockopt", 5),
+    15: ("getsockopt", 5), 16: ("sendmsg", 3), 17: ("recvmsg", 3), 18: ("accept4", 4),
+    19: ("recvmmsg", 5), 20: ("sendmmsg", 4),
+}
+# i386 names whose x86_64 call has another name.
+_I386_ALIASES = {"_llseek": "lseek", "mmap2": "mmap", "fstat64": "fstat", "stat64": "stat",
+                 "lstat64": "lstat", "fcntl64": "fcntl", "sendfile64": "sendfile",
+                 "ugetrlimit": "getrlimit", "fstatat64": "newfstatat",
+                 "statfs64": "statfs", "fstatfs64": "fstatfs", "truncate64": "truncate",
+                 "ftruncate64": "ftruncate",
+                 "chown32": "chown", "lchown32": "lchown", "fchown32": "fchown",
+                 "getuid32": "getuid", "getgid32": "getgid", "geteuid32": "geteuid",
+                 "getegid32": "getegid", "setuid32": "setuid", "setgid32": "setgid",
+                 "setreuid32": "setreuid", "setregid32": "setregid",
+                 "setresuid32": "setresuid", "setresgid32": "setresgid",
+                 "getresuid32": "getresuid", "getresgid32": "getresgid",
+                 "getgroups32": "getgroups", "setgroups32": "setgroups",
+                 "setfsuid32": "setfsuid", "setfsgid32": "setfsgid"}
+
+
+def x86_64_name_of_i386(name: str) -> str:
+    """The x86_64 name of the kernel function an i386 call name reaches."""
+    return _I386_ALIASES.get(name, name)
+
+
+def foreign_numbers(ruled: set[str]) -> tuple[dict[int, int], dict[int, int]]:
+    """For the ruled x86_64 names: i386 number -> x86_64 number, x32 number -> x86_64
+    number (x32 numbers without the x32 bit). socketcall is routed when any of its
+    sub-calls is ruled."""
+    i386 = {}
+    for nr, name in I386_NAMES.items():
+        target = x86_64_name_of_i386(name)
+        if target in ruled:
+            i386[nr] = table.by_name(target).nr
+    if any(name in ruled for name, _ in SOCKETCALL.values()):
+        i386[I386_SOCKETCALL] = -1
+    x32 = {}
+    for name in ruled:
+        for nr in table.x32_numbers(name):
+            x32[nr] = table.by_name(name).nr
+    return i386, x32
+
+
+def socketcall_target(call: int) -> tuple[int, int] | None:
+    """socketcall sub-call -> (x86_64 number, argument count), or None if unknown."""
+    entry = SOCKETCALL.get(call)
+    if entry is None:
+        return None
+    return table.by_name(entry[0]).nr, entry[1]
+
+
+__all__ = ["I386_SOCKETCALL", "foreign_numbers", "socketcall_target", "X32_NAMES"]
