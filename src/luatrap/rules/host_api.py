@@ -48,7 +48,7 @@ class HostAPI:
         g.c_pid = self.c_pid
         g.c_tid = self.c_tid
         for name, value in table.errno_values().items():
-            g[name] = value
+            g[name.encode()] = value
 
     def c_log(self, *parts) -> None:
         """`[Lua Log] msg` on a line of its own."""

@@ -193,7 +193,7 @@ class Supervisor:
         elif decision.__class__ is RunNow:
             saved = k.UserRegs.from_buffer_copy(regs)
             regs.orig_rax = decision.nr
-            for name, value in zip(_ARG_REGS, decision.args):
+            for name, value in zip(_ARG_REGS, decision.args, strict=True):
                 setattr(regs, name, value)
             k.ptrace(k.PTRACE_SETREGS, tid, None, ctypes.byref(regs))
             self.pending[tid] = (decision, saved)

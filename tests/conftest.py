@@ -1,0 +1,103 @@
+"""Shared fixtures: the engines every behaviour test runs on, C programs built for the
+run, rule folders written on the fly, and luatrap run through its real command line."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+ENGINES = ["native"]
+TIMEOUT = 120
+
+
+@dataclass
+class Result:
+    """What a luatrap run left behind."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lua_logs(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("[Lua Log] ")]
+
+    @property
+    def lua_errors(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("[Lua Error] ")]
+
+
+def luatrap(*args: str | Path, engine: str | None = None, input: str | None = None,
+            env: dict[str, str] | None = None, cwd: str | Path | None = None) -> Result:
+    """Run `python -m luatrap [--engine E] ARGS...` as a user would and collect it all."""
+    cmd = [sys.executable, "-m", "luatrap"]
+    if engine:
+        cmd += ["--engine", engine]
+    cmd += [str(a) for a in args]
+    proc = subprocess.run(cmd, input=input, capture_output=True, text=True,
+                          errors="replace", timeout=TIMEOUT, env=env, cwd=cwd)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    """Each behaviour test runs once per engine."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def build_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("programs")
+
+
+@pytest.fixture(scope="session")
+def cprog(build_dir):
+    """cprog('name') -> path of tests/programs/name.c (or examples/name.c), compiled."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build the test programs")
+    built: dict[str, Path] = {}
+
+    def build(name: str, *flags: str) -> Path:
+        key = name + " ".join(flags)
+        if key not in built:
+            src = PROGRAMS / f"{name}.c"
+            if not src.exists():
+                src = ROOT / "examples" / f"{name}.c"
+            out = build_dir / (name + ("-" + "-".join(f.strip("-") for f in flags)
+                                       if flags else ""))
+            subprocess.run(["gcc", "-O1", "-o", str(out), str(src), "-pthread", *flags],
+                           check=True)
+            built[key] = out
+        return built[key]
+
+    return build
+
+
+@pytest.fixture
+def rules(tmp_path):
+    """rules({'getpid': 'lua source', ...}) -> a rules folder holding those files."""
+    def make(files: dict[str, str], name: str = "rules") -> Path:
+        folder = tmp_path / name
+        folder.mkdir(exist_ok=True)
+        for syscall, source in files.items():
+            (folder / f"{syscall}.lua").write_text(source)
+        return folder
+    return make
+
+
+FAKE_GETPID = "function do_syscall(num, ...) return 1, 99999 end\n"
+PASS = "function do_syscall(num, ...) return 0, 0 end\n"
+
+
+def native_run(*args: str | Path, **kw) -> subprocess.CompletedProcess:
+    """The same command without luatrap, for comparison."""
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True,
+                          errors="replace", timeout=TIMEOUT, **kw)
+
+

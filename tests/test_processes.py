@@ -1,0 +1,119 @@
+"""SPEC §1, §5: threads, children, exec'd programs, exit status, signals, and the
+32-bit / x32 routes around a rule."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import FAKE_GETPID, luatrap
+
+
+def test_every_thread_is_hooked(engine, rules, cprog):
+    r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), cprog("threads_getpid"),
+                engine=engine)
+    assert r.returncode == 0
+    assert r.stdout == "faked=8000 real=0\n"
+
+
+def test_python_threads_are_hooked(engine, rules):
+    code = ("import os, threading\n"
+            "seen = []\n"
+            "def work():\n"
+            "    for _ in range(200): seen.append(os.getpid())\n"
+            "ts = [threading.Thread(target=work) for _ in range(4)]\n"
+            "[t.start() for t in ts]; [t.join() for t in ts]\n"
+            "print(len(seen), set(seen))\n")
+    r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), "python3", "-c", code,
+                engine=engine)
+    assert r.stdout == "800 {99999}\n"
+
+
+def test_forked_vforked_and_execed_children_are_hooked(engine, rules, cprog):
+    r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), cprog("spawn_children"),
+                engine=engine)
+    assert r.returncode == 0
+    assert r.stdout.splitlines() == ["parent: 99999", "fork child: 99999",
+                                     "exec after fork: 99999", "exec after vfork: 99999"]
+
+
+def test_shell_pipeline_children_are_hooked(engine, rules):
+    r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), "bash", "-c",
+                "python3 -c 'import os; print(os.getpid())' | cat; "
+                "(python3 -c 'import os; print(os.getpid())')", engine=engine)
+    assert r.stdout == "99999\n99999\n"
+
+
+def test_one_rule_state_counts_every_process(rules):
+    folder = rules({"getppid": "n = 0\nfunction do_syscall() n = n + 1 return 1, n end"})
+    r = luatrap("--rules", folder, "bash", "-c",
+                "for i in 1 2 3; do python3 -c 'import os; print(os.getppid())'; done",
+                engine="native")
+    counts = [int(x) for x in r.stdout.split()]
+    # the count carries on from process to process: one Lua state for the whole tree
+    assert len(counts) == 3 and counts[0] < counts[1] < counts[2]
+    assert counts[2] - counts[1] == counts[1] - counts[0]
+
+
+@pytest.mark.parametrize("how,status", [("0", 0), ("3", 3), ("kill", 128 + 9),
+                                        ("segv", 128 + 11)])
+def test_exit_status_is_the_programs(engine, rules, cprog, how, status):
+    r = luatrap("--rules", rules({"getppid": FAKE_GETPID}), cprog("exit_with"), how,
+                engine=engine)
+    assert r.returncode == status
+    assert r.stdout == f"ending with {how}\n"
+    assert "Traceback" not in r.stderr
+
+
+def test_exit_status_without_rules(engine, cprog):
+    assert luatrap(cprog("exit_with"), "7", engine=engine).returncode == 7
+
+
+def test_every_route_to_a_socket_meets_the_rule(engine, rules, cprog):
+    folder = rules({"socket": "function do_syscall(num, domain, type, proto)\n"
+                              "  c_log(string.format('socket(%d, %d, %d)', domain, type, proto))\n"
+                              "  return 1, -EACCES\nend\n"})
+    r = luatrap("--rules", folder, cprog("socket_routes", "-no-pie"), engine=engine)
+    assert r.stdout.splitlines() == ["libc socket: -1", "syscall socket: -1",
+                                     "int80 socket: -13", "int80 socketcall: -13"]
+    assert r.lua_logs == ["[Lua Log] socket(2, 1, 0)"] * 4
+
+
+def test_stdin_and_environment_are_the_programs(engine, rules):
+    r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), "-E", "LUATRAP_T=set",
+                "-U", "HOME", "python3", "-c",
+                "import os, sys; print(sys.stdin.read().upper(), os.environ.get('LUATRAP_T'),"
+                " 'HOME' in os.environ)", input="piped in", engine=engine)
+    assert r.stdout == "PIPED IN set False\n"
+
+
+def test_killing_luatrap_kills_the_program(engine, rules, tmp_path):
+    marker = tmp_path / "still-running"
+    folder = rules({"getpid": FAKE_GETPID})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "luatrap", "--engine", engine, "--rules", str(folder),
+         "bash", "-c", f"sleep 3; touch {marker}"])
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait()
+    time.sleep(3.5)
+    assert not marker.exists()
+
+
+def test_sigterm_to_luatrap_reaches_the_program(engine, rules):
+    folder = rules({"getpid": FAKE_GETPID})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "luatrap", "--engine", engine, "--rules", str(folder),
+         "python3", "-c",
+         "import signal, sys, time\n"
+         "signal.signal(signal.SIGTERM, lambda *a: (print('got TERM', flush=True), sys.exit(5)))\n"
+         "print('ready', flush=True)\n"
+         "time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=20) == 5
+    assert proc.stdout.read() == "got TERM\n"
