@@ -23,6 +23,7 @@ DEFAULT_BUDGET = 10_000_000  # Lua VM instructions per hook call (~50 ms)
 DEFAULT_MEMORY = 256 << 20  # bytes for the whole Lua state
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _UNLOADED = object()
+_RUN_NOW_TOKEN = b"\0luatrap:c_do_syscall"  # marks the yields of c_do_syscall
 _USES_DO_SYSCALL = re.compile(rb"\bc_do_syscall\b")
 
 
@@ -55,9 +56,8 @@ class RuleBook:
         g = self._lua.globals()
         g.python = None
         self.host = HostAPI(g, log, access)
-        self._run_now_token = self._lua.table()
         prelude = resources.files("luatrap.rules").joinpath("lua_prelude.lua").read_bytes()
-        self._invoke = self._lua.execute(prelude, budget, self._run_now_token)
+        self._invoke = self._lua.execute(prelude, budget, _RUN_NOW_TOKEN)
         self._load_chunk = g.load
         self._globals = g
         self._errors_seen: set[tuple[Path, str]] = set()
@@ -164,10 +164,9 @@ class RuleBook:
         except Exception as e:  # noqa: BLE001
             self.report(self._path(nr), _python_message(e))
             return None
-        if isinstance(got, tuple) and len(got) == 8 and got[0] == self._run_now_token:
+        if got.__class__ is tuple and len(got) == 8 and got[0] == _RUN_NOW_TOKEN:
             return RunNow(got[1], list(got[2:]), co, nr)
-        self.report(self._path(nr), "do_syscall yielded outside c_do_syscall")
-        return None
+        return self._decide(got, nr)  # lupa hands back the hook's return values here
 
     def _decide(self, result, nr: int) -> int | None:
         """(intercepted, retval) -> the decision, reporting anything odd."""

@@ -1,0 +1,94 @@
+"""SPEC §1: the terminal and job control behave as when the program runs alone —
+Ctrl-Z stops the job, `fg` resumes it, Ctrl-C ends it with status 130."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import luatrap
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+
+
+class Terminal:
+    """An interactive bash in a tmux session, typed into and read like a person would."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "200", "-y", "50",
+                        "bash --norc --noprofile -i"], check=True)
+        time.sleep(0.5)
+
+    def type(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-pt", self.name], check=True,
+                              capture_output=True, text=True).stdout
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False)
+
+
+@pytest.fixture
+def terminal(request):
+    term = Terminal(f"luatrap-{request.node.name}".replace("[", "-").replace("]", ""))
+    yield term
+    term.close()
+
+
+def test_ctrl_z_fg_and_ctrl_c(engine, rules, terminal):
+    folder = rules({"getppid": "function do_syscall() return 1, 4242 end"})
+    lt = f"{sys.executable} -m luatrap --engine {engine} --rules {folder}"
+    terminal.type(f"{lt} bash -c 'for i in 1 2 3 4 5 6; do echo tick$i; sleep 0.4; done'",
+                  "Enter")
+    terminal.wait_for("tick2")
+    terminal.type("C-z")
+    screen = terminal.wait_for("Stopped")
+    ticks = screen.count("tick")
+    time.sleep(1.2)
+    assert terminal.screen().count("tick") == ticks  # really stopped
+    terminal.type("fg", "Enter")
+    terminal.wait_for("tick6")
+    terminal.type("echo status=$?", "Enter")
+    terminal.wait_for("status=0")
+    terminal.type(f"{lt} sleep 30", "Enter")
+    time.sleep(1.5)
+    terminal.type("C-c")
+    terminal.type("echo status=$?", "Enter")
+    terminal.wait_for("status=130")
+
+
+def test_a_program_that_stops_itself_continues_on_sigcont(engine, rules):
+    folder = rules({"getppid": "function do_syscall() return 1, 4242 end"})
+    proc = subprocess.Popen([sys.executable, "-m", "luatrap", "--engine", engine,
+                             "--rules", str(folder), "bash", "-c",
+                             "kill -STOP $$; echo resumed"], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    assert proc.poll() is None  # the program is stopped, luatrap waits with it
+    proc.send_signal(18)  # SIGCONT, passed on to the program
+    assert proc.wait(timeout=20) == 0
+    assert proc.stdout.read() == "resumed\n"
+
+
+def test_closed_stdout_is_no_traceback(engine, rules):
+    folder = rules({"write": "function do_syscall() return 0, 0 end"})
+    r = subprocess.run(f"{sys.executable} -m luatrap --engine {engine} --rules {folder} "
+                       "seq 1 100000 | head -1", shell=True, capture_output=True, text=True,
+                       timeout=60)
+    assert r.stdout == "1\n"
+    assert "Traceback" not in r.stderr
+    assert luatrap("true").returncode == 0
