@@ -79,8 +79,9 @@ def test_every_route_to_a_socket_meets_the_rule(engine, rules, cprog):
                               "  return 1, -EACCES\nend\n"})
     r = luatrap("--rules", folder, cprog("socket_routes", "-no-pie"), engine=engine)
     assert r.stdout.splitlines() == ["libc socket: -1", "syscall socket: -1",
-                                     "int80 socket: -13", "int80 socketcall: -13"]
-    assert r.lua_logs == ["[Lua Log] socket(2, 1, 0)"] * 4
+                                     "int80 socket: -13", "int80 socketcall: -13",
+                                     "x32 socket: -1 errno=13"]
+    assert r.lua_logs == ["[Lua Log] socket(2, 1, 0)"] * 5
 
 
 def test_stdin_and_environment_are_the_programs(engine, rules):

@@ -33,20 +33,19 @@ class ProcessAccess(Protocol):
 class HostAPI:
     """Installs the c_* functions into a Lua globals table; `tid` is the calling thread."""
 
-    def __init__(self, lua_globals, log: Callable[[str | bytes], None],
+    def __init__(self, lua_globals, checked, log: Callable[[str | bytes], None],
                  access: ProcessAccess | None) -> None:
+        """`checked` wraps a function answering (ok, value) into one raising Lua errors."""
         self.tid = 0
         self.access = access
         self._log = log
         g = lua_globals
         g.c_log = self.c_log
         g.c_get_timestamp = self.c_get_timestamp
-        g.c_read_string = self.c_read_string
-        g.c_read_bytes = self.c_read_bytes
-        g.c_write_bytes = self.c_write_bytes
-        g.c_syscall_name = self.c_syscall_name
-        g.c_pid = self.c_pid
         g.c_tid = self.c_tid
+        for name in ("c_read_string", "c_read_bytes", "c_write_bytes", "c_syscall_name",
+                     "c_pid"):
+            g[name.encode()] = checked(_fallible(getattr(self, name)))
         for name, value in table.errno_values().items():
             g[name.encode()] = value
 
@@ -63,6 +62,8 @@ class HostAPI:
     def c_read_string(self, addr, limit=MAX_STRING) -> bytes:
         """The NUL-terminated string at a program address (at most `limit` bytes)."""
         addr, limit = _int(addr, "address"), _int(limit, "max")
+        if limit <= 0:
+            raise ValueError("max must be positive")
         try:
             return self._access().read_string(self.tid, addr, limit)
         except OSError as e:
@@ -112,12 +113,35 @@ class HostAPI:
         return self.access
 
 
+def _fallible(fn):
+    """fn's value as (True, value), its error as (False, message), for `checked`."""
+    def call(*args):
+        try:
+            return True, fn(*args)
+        except (OSError, ValueError, TypeError, LookupError, RuntimeError) as e:
+            message = str(e)
+            if not message.startswith(fn.__name__):
+                message = f"{fn.__name__}: {message}"
+            return False, message.encode("utf-8", "replace")
+    return call
+
+
 def _int(value, what: str) -> int:
     if value.__class__ is int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    raise TypeError(f"{what} must be an integer")
+    raise TypeError(f"bad argument: {what} must be an integer, got {_lua_type(value)}")
+
+
+def _lua_type(value) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, bytes):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, (int, float)) else "table or function"
 
 
 def _to_bytes(value) -> bytes:

@@ -27,4 +27,14 @@ os.exit = function()
     error("os.exit is not available to rules: return 1, value to fail a call", 2)
 end
 
-return invoke
+-- Host functions answer (true, value) or (false, message); a failure becomes a Lua
+-- error at the rule's line, which pcall can catch as a string.
+local function checked(f)
+    return function(...)
+        local ok, value = f(...)
+        if not ok then error(value, 2) end
+        return value
+    end
+end
+
+return invoke, checked

@@ -55,9 +55,9 @@ class RuleBook:
                                     unpack_returned_tuples=True)
         g = self._lua.globals()
         g.python = None
-        self.host = HostAPI(g, log, access)
         prelude = resources.files("luatrap.rules").joinpath("lua_prelude.lua").read_bytes()
-        self._invoke = self._lua.execute(prelude, budget, _RUN_NOW_TOKEN)
+        self._invoke, checked = self._lua.execute(prelude, budget, _RUN_NOW_TOKEN)
+        self.host = HostAPI(g, checked, log, access)
         self._load_chunk = g.load
         self._globals = g
         self._errors_seen: set[tuple[Path, str]] = set()

@@ -22,8 +22,10 @@ class ProcessMemory:
         self._local = k.IoVec(ctypes.addressof(self._buf), 0)
         self._remote = k.IoVec(0, 0)
         self._tgid: dict[int, int] = {}
+        self.touched = False  # set when a hook reads or writes memory
 
     def _transfer(self, fn, tid: int, local: k.IoVec, addr: int, size: int) -> None:
+        self.touched = True
         self._remote.iov_base = addr & 0xFFFFFFFFFFFFFFFF
         self._remote.iov_len = size
         done = fn(tid, ctypes.byref(local), 1, ctypes.byref(self._remote), 1, 0)
@@ -56,11 +58,36 @@ class ProcessMemory:
         return out
 
     def write_memory(self, tid: int, addr: int, data: bytes) -> None:
-        """Store `data` at `addr` in thread `tid`'s address space."""
-        if data:
-            buf = ctypes.create_string_buffer(data, len(data))
+        """Store `data` at `addr` in thread `tid`'s address space.
+
+        Read-only pages (a string literal passed to write(), say) refuse
+        process_vm_writev; /proc/TID/mem writes them as a debugger's poke does.
+        """
+        if not data:
+            return
+        self.touched = True
+        buf = ctypes.create_string_buffer(data, len(data))
+        try:
             self._transfer(k.process_vm_writev, tid,
                            k.IoVec(ctypes.addressof(buf), len(data)), addr, len(data))
+        except OSError as e:
+            if e.errno != errno.EFAULT:
+                raise
+            self._poke(tid, addr, data)
+
+    @staticmethod
+    def _poke(tid: int, addr: int, data: bytes) -> None:
+        try:
+            fd = os.open(f"/proc/{tid}/mem", os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            raise OSError(errno.EFAULT, os.strerror(errno.EFAULT)) from None
+        try:
+            if os.pwrite(fd, data, addr) != len(data):
+                raise OSError(errno.EFAULT, os.strerror(errno.EFAULT))
+        except OverflowError:
+            raise OSError(errno.EFAULT, os.strerror(errno.EFAULT)) from None
+        finally:
+            os.close(fd)
 
     def pid_of(self, tid: int) -> int:
         """The thread group id of `tid`, from /proc (cached until the thread exits)."""

@@ -18,6 +18,7 @@ import struct
 from luatrap.engines.native import kernel as k
 from luatrap.engines.native.memory import ProcessMemory
 from luatrap.engines.native.signals import FORWARDED, SignalFd, from_terminal_or_kernel
+from luatrap.engines.native.traced_calls import TracedCalls
 from luatrap.rules import RunNow
 from luatrap.session import Session
 from luatrap.syscalls import compat, table
@@ -26,8 +27,8 @@ _STOPPING = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SI
 _SYSCALL_STOP = signal.SIGTRAP | 0x80
 _NOTIF = struct.Struct("<QIIiIQ6q")  # id, pid, flags, nr, arch, ip, args[6]
 _RESP = struct.Struct("<QqiI")  # id, val, error, flags
+_ZEROED = bytes(_NOTIF.size)
 _CONTINUE = k.SECCOMP_USER_NOTIF_FLAG_CONTINUE
-_ARG_REGS = ("rdi", "rsi", "rdx", "r10", "r8", "r9")
 
 
 class Supervisor:
@@ -42,13 +43,14 @@ class Supervisor:
         self.exit_status: int | None = None
         self.listener = listener
         self.i386, self.x32 = i386, x32
-        self.pending: dict[int, tuple[RunNow, k.UserRegs]] = {}
-        self._regs = k.UserRegs()
+        self.traced = TracedCalls(session, self._ptrace)
         self._req = bytearray(_NOTIF.size)
         self._req_ptr = ctypes.byref((ctypes.c_char * _NOTIF.size).from_buffer(self._req))
         self._resp = bytearray(_RESP.size)
         self._resp_ptr = ctypes.byref((ctypes.c_char * _RESP.size).from_buffer(self._resp))
         self._status = ctypes.c_int()
+        self._nid = ctypes.c_uint64()
+        self._nid_ptr = ctypes.byref(self._nid)
         self._msg = ctypes.c_ulong()
 
     # ------------------------------------------------------------------ the loop
@@ -93,16 +95,19 @@ class Supervisor:
     def _serve_notification(self) -> None:
         """Answer one seccomp user notification: a ruled call waits for its verdict."""
         req = self._req
-        req[:] = bytes(_NOTIF.size)  # the kernel insists on a zeroed request
+        req[:] = _ZEROED  # the kernel insists on a zeroed request
         if k.ioctl(self.listener, k.SECCOMP_IOCTL_NOTIF_RECV, self._req_ptr) != 0:
             return  # the caller died or was interrupted meanwhile
         nid, tid, _f, nr, arch, _ip, *args = _NOTIF.unpack(req)
         if arch != k.AUDIT_ARCH_X86_64 or nr & k.X32_SYSCALL_BIT:
             nr, args = self._to_x86_64(tid, nr, arch, args)
-        if self.starting and tid == self.main_pid or nr < 0:
-            decision = None  # luatrap's own execve of the program; or not mappable
+        if self.starting and tid == self.main_pid or nr < 0 or self.traced.busy(tid):
+            decision = None  # luatrap's own execve; a hook's c_do_syscall; not mappable
         else:
+            self.memory.touched = False
             decision = self.session.on_syscall(tid, nr, args)
+            if self.memory.touched and not self._still_waiting(nid):
+                return  # the caller is gone: what the hook read may be another's memory
             if decision.__class__ is RunNow:
                 self.session.rules.report(
                     self.session.rules.rule_files[table.name_of(nr)],
@@ -115,6 +120,11 @@ class Supervisor:
         else:
             _RESP.pack_into(self._resp, 0, nid, decision, 0, 0)
         k.ioctl(self.listener, k.SECCOMP_IOCTL_NOTIF_SEND, self._resp_ptr)
+
+    def _still_waiting(self, nid: int) -> bool:
+        """Is notification `nid` still pending (its thread alive, its call not done)?"""
+        self._nid.value = nid
+        return k.ioctl(self.listener, k.SECCOMP_IOCTL_NOTIF_ID_VALID, self._nid_ptr) == 0
 
     def _to_x86_64(self, tid: int, nr: int, arch: int, args: list[int]) -> tuple[int, list]:
         """A 32-bit or x32 call as the x86_64 call it reaches (-1 if none)."""
@@ -154,13 +164,13 @@ class Supervisor:
             if tid == self.main_pid:
                 self.exit_status = (s >> 8) & 0xFF if (s & 0x7F) == 0 else 128 + (s & 0x7F)
             self.memory.forget(tid)
-            self.pending.pop(tid, None)
+            self.traced.forget(tid)
             return
         sig, event = (s >> 8) & 0xFF, s >> 16
         if sig == _SYSCALL_STOP:
-            self._on_syscall_exit(tid)
+            self.traced.on_syscall_stop(tid)
         elif event == k.PTRACE_EVENT_SECCOMP:
-            self._on_seccomp_stop(tid)
+            self.traced.on_seccomp_stop(tid, self.starting and tid == self.main_pid)
         elif event == k.PTRACE_EVENT_STOP:
             if sig in _STOPPING:  # group-stop: stay stopped, but wake on SIGCONT
                 self._ptrace(k.PTRACE_LISTEN, tid)
@@ -174,57 +184,6 @@ class Supervisor:
             self._ptrace(k.PTRACE_CONT, tid)
         else:  # signal-delivery-stop: deliver it as the kernel would have
             self._ptrace(k.PTRACE_CONT, tid, sig)
-
-    def _on_seccomp_stop(self, tid: int) -> None:
-        """A ruled call whose hook may run it (c_do_syscall) stopped under ptrace."""
-        regs = self._regs
-        if k.ptrace(k.PTRACE_GETREGS, tid, None, ctypes.byref(regs)) != 0:
-            return
-        if self.starting and tid == self.main_pid:
-            self._ptrace(k.PTRACE_CONT, tid)
-            return
-        args = [getattr(regs, r) for r in _ARG_REGS]
-        self._apply(tid, self.session.on_syscall(tid, regs.orig_rax, args), regs)
-
-    def _apply(self, tid: int, decision: int | None | RunNow, regs: k.UserRegs) -> None:
-        """Carry out a decision for a thread stopped at a call's entry."""
-        if decision is None:
-            self._ptrace(k.PTRACE_CONT, tid)
-        elif decision.__class__ is RunNow:
-            saved = k.UserRegs.from_buffer_copy(regs)
-            regs.orig_rax = decision.nr
-            for name, value in zip(_ARG_REGS, decision.args, strict=True):
-                setattr(regs, name, value)
-            k.ptrace(k.PTRACE_SETREGS, tid, None, ctypes.byref(regs))
-            self.pending[tid] = (decision, saved)
-            self._ptrace(k.PTRACE_SYSCALL, tid)
-        else:
-            regs.orig_rax = -1  # skip the call ...
-            regs.rax = decision  # ... and this is its result
-            k.ptrace(k.PTRACE_SETREGS, tid, None, ctypes.byref(regs))
-            self._ptrace(k.PTRACE_CONT, tid)
-
-    def _on_syscall_exit(self, tid: int) -> None:
-        """The call a hook asked for has run: hand its result back to the hook."""
-        entry = self.pending.pop(tid, None)
-        regs = self._regs
-        if entry is None or k.ptrace(k.PTRACE_GETREGS, tid, None, ctypes.byref(regs)) != 0:
-            self._ptrace(k.PTRACE_CONT, tid)
-            return
-        pending, saved = entry
-        result = regs.rax
-        decision = self.session.resume(tid, pending, result)
-        if decision.__class__ is RunNow:
-            self.session.rules.report(
-                self.session.rules.rule_files[table.name_of(pending.hooked_nr)],
-                "c_do_syscall may run once per call")
-            decision = result
-        for name in _ARG_REGS:
-            setattr(regs, name, getattr(saved, name))
-        regs.orig_rax = saved.orig_rax
-        regs.rax = result if decision is None else decision
-        k.ptrace(k.PTRACE_SETREGS, tid, None, ctypes.byref(regs))
-        self._ptrace(k.PTRACE_CONT, tid)
 
     @staticmethod
     def _ptrace(request: int, tid: int, data: int = 0) -> None:
