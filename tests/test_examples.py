@@ -1,8 +1,10 @@
 """SPEC §8: every rule in rules_examples/ does what its comment says, on real programs."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import sys
 
 from conftest import ROOT, luatrap
 
@@ -91,3 +93,53 @@ def test_tracing_set_logs_timestamped_calls_of_every_process(engine, tmp_path):
     assert stamps == sorted(stamps)
     assert len({m.group(3) for m in parsed}) >= 2  # bash and its children
     assert any(m.group(4) == "openat" and m.group(5) == "/etc/hostname" for m in parsed)
+
+
+def test_path_sandbox_denies_a_directory_every_way(engine, tmp_path):
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key").write_text("topsecret\n")
+    env = {**os.environ, "LUATRAP_DENY": str(secret)}
+    r = luatrap("--rules", EXAMPLES / "sandbox_paths", "bash", "-c",
+                f"cat {secret}/key; cd {secret} && cat key; cat {tmp_path}/../"
+                f"{tmp_path.name}/./secret/key; cat /etc/hostname", engine=engine, env=env)
+    assert "topsecret" not in r.stdout
+    assert r.stdout.strip() == open("/etc/hostname").read().strip()
+    assert r.lua_logs == [f"[Lua Log] denied openat({secret}/key)"] * 3
+    assert r.stderr.count("Permission denied") == 3
+
+
+def test_fault_injection_fails_the_nth_write(engine, tmp_path):
+    env = {**os.environ, "LUATRAP_FAULT_N": "2"}
+    r = luatrap("--rules", EXAMPLES / "faults", sys.executable, "-c",
+                "import os\n"
+                "for i in range(1, 4):\n"
+                "    try: os.write(1, b'line %d\\n' % i)\n"
+                "    except OSError as e: os.write(1, b'write %d failed: %d\\n' % (i, e.errno))\n",
+                engine=engine, env=env)
+    assert r.stdout == "line 1\nwrite 2 failed: 5\nline 3\n"
+    assert r.lua_logs == ["[Lua Log] injecting EIO into write #2 (fd=1, 7 bytes)"]
+
+
+def test_redaction_masks_the_word_in_every_write(engine, tmp_path):
+    env = {**os.environ, "LUATRAP_REDACT": "hunter2"}
+    r = luatrap("--rules", EXAMPLES / "redact", "bash", "-c",
+                "echo 'my hunter2 is hunter2'; echo fine >&2; printf 'hunter2'",
+                engine=engine, env=env)
+    assert r.stdout == "my ******* is *******\n*******"
+    assert "fine" in r.stderr
+
+
+def test_redaction_reaches_read_only_string_literals(engine, cprog):
+    env = {**os.environ, "LUATRAP_REDACT": "Hello"}
+    r = luatrap("--rules", EXAMPLES / "redact", cprog("test_program"), engine=engine, env=env)
+    assert "***** from write!" in r.stdout  # the literal lives in .rodata
+
+
+def test_read_logger_shows_what_was_read(engine, tmp_path):
+    data = tmp_path / "data.txt"
+    data.write_text("first line\nsecond line\n")
+    r = luatrap("--rules", EXAMPLES / "read_logger", "/bin/cat", data, engine=engine)
+    assert r.stdout == "first line\nsecond line\n"
+    assert "[Lua Log] read(fd=3) = 23: first line\\x0asecond line\\x0a" in r.lua_logs
+    assert "[Lua Log] read(fd=3) = 0" in r.lua_logs

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from luatrap import __version__
 from luatrap.api import UsageError, run
+from luatrap.rules import check
 
-USAGE = "usage: luatrap [options] PROGRAM [ARGS...]"
+USAGE = "usage: luatrap [options] PROGRAM [ARGS...]\n       luatrap check RULES_DIR"
 HELP = f"""{USAGE}
 
 Run PROGRAM, calling the Lua rule DIR/<syscall>.lua at each system call that has one.
@@ -22,6 +23,9 @@ options:
   -E VAR=VALUE               set VAR in the program's environment
   -U VAR                     remove VAR from the program's environment
   --log FILE                 write [Lua Log], [Lua Error] and luatrap's messages to FILE
+
+`luatrap check DIR` compiles every rule of DIR and reports what is wrong, without
+running a program (a program called `check` runs as `luatrap -- check`).
 
 Options end at PROGRAM (or at --): everything after it belongs to the program.
 luatrap exits with the program's exit status (128+N if a signal N killed it), or 2
@@ -95,6 +99,11 @@ def program_environment(set_env: list[str], unset_env: list[str]) -> dict[str, s
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `luatrap` command; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["check"]:
+        if len(args) != 2:
+            print("usage: luatrap check RULES_DIR", file=sys.stderr)
+            return 2
+        return check.main(args[1])
     try:
         opts = parse(args)
         if opts == "help":

@@ -5,6 +5,7 @@ They act on the thread whose call is being decided (`HostAPI.tid`), through a
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -44,7 +45,7 @@ class HostAPI:
         g.c_get_timestamp = self.c_get_timestamp
         g.c_tid = self.c_tid
         for name in ("c_read_string", "c_read_bytes", "c_write_bytes", "c_syscall_name",
-                     "c_pid"):
+                     "c_pid", "c_cwd", "c_fd_path"):
             g[name.encode()] = checked(_fallible(getattr(self, name)))
         for name, value in table.errno_values().items():
             g[name.encode()] = value
@@ -102,6 +103,21 @@ class HostAPI:
     def c_pid(self) -> int:
         """The process id of the calling program thread."""
         return self._access().pid_of(self.tid) if self.access else self.tid
+
+    def c_cwd(self) -> bytes:
+        """The calling process's working directory (to resolve relative paths)."""
+        return self._link(f"/proc/{self.tid}/cwd")
+
+    def c_fd_path(self, fd) -> bytes:
+        """What file descriptor `fd` of the calling process refers to (its path)."""
+        return self._link(f"/proc/{self.tid}/fd/{_int(fd, 'fd')}")
+
+    @staticmethod
+    def _link(path: str) -> bytes:
+        try:
+            return os.readlink(path.encode())
+        except OSError as e:
+            raise LookupError(e.strerror) from None
 
     def c_tid(self) -> int:
         """The thread id of the calling program thread."""

@@ -46,9 +46,12 @@ class RuleBook:
 
     def __init__(self, folder: str | Path, log: Callable[[str | bytes], None],
                  access: ProcessAccess | None = None, budget: int = DEFAULT_BUDGET,
-                 max_memory: int = DEFAULT_MEMORY) -> None:
+                 max_memory: int = DEFAULT_MEMORY,
+                 on_error: Callable[[Path, str], None] | None = None) -> None:
+        """`on_error(file, message)` replaces the `[Lua Error]` line, for `luatrap check`."""
         self.folder = Path(folder)
         self._log = log
+        self._on_error = on_error
         self.rule_files = self._scan(self.folder)
         self._lua = lupa.LuaRuntime(encoding=None, max_memory=max_memory,
                                     register_eval=False, register_builtins=False,
@@ -90,6 +93,14 @@ class RuleBook:
         return {nr: nr in self._uses_run_now for nr in self._hooks}
 
     # ------------------------------------------------------------------ loading
+
+    def load(self, name: str) -> bool:
+        """Load the rule for call `name` now (as its first call would); True if usable."""
+        nr = table.by_name(name).nr
+        hook = self._hooks[nr]
+        if hook is _UNLOADED:
+            hook = self._load(nr)
+        return hook is not None
 
     def _load(self, nr: int) -> object:
         """Compile and run a rule's file, keep its do_syscall apart; None if unusable."""
@@ -195,7 +206,10 @@ class RuleBook:
         key = (path, message)
         if key not in self._errors_seen:
             self._errors_seen.add(key)
-            self._log(f"[Lua Error] {path}: {message}")
+            if self._on_error:
+                self._on_error(path, message)
+            else:
+                self._log(f"[Lua Error] {path}: {message}")
 
 
 def _message(err) -> str:

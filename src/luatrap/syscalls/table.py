@@ -50,6 +50,11 @@ def by_name(name: str) -> Syscall | None:
     return _BY_NAME.get(name)
 
 
+def names() -> list[str]:
+    """Every x86_64 system call name."""
+    return list(_BY_NAME)
+
+
 def all_syscalls() -> tuple[Syscall, ...]:
     """Every entry, in number order."""
     return _ALL
