@@ -82,10 +82,24 @@ UNSIGNED_32 = {"unsigned int", "unsigned", "u32", "const __u32", "__u32", "umode
                "unsigned short", "u16"}
 
 
-def kind_of(ctype: str, name: str) -> str:
-    """The argument kind that tells how to present and decode a raw register."""
+BUFFER_NAMES = {"buf", "ubuf", "buff"}
+DIRFD_NAMES = {"dfd", "dirfd", "olddfd", "newdfd", "from_dfd", "to_dfd"}
+INPUT_BUFFER_CALLS = {"sendto"}  # whose buffer is read by the kernel though not const
+
+
+def kind_of(ctype: str, name: str, syscall: str) -> str:
+    """The argument kind that tells how to present and decode a raw register.
+
+    inbuf/outbuf: a byte buffer whose length is the next argument (the kernel reads an
+    inbuf, fills an outbuf); stat: a struct stat the kernel fills."""
+    if name in DIRFD_NAMES and "*" not in ctype:
+        return "dirfd"
     if name in FD_NAMES and "*" not in ctype:
         return "fd"
+    if name in BUFFER_NAMES and "*" in ctype:
+        return "inbuf" if "const" in ctype or syscall in INPUT_BUFFER_CALLS else "outbuf"
+    if ctype == "struct stat *":
+        return "stat"
     if ctype == "const char *":
         return "str"
     if ctype in ("const char *const *", "const char __user *const __user *"):
@@ -139,7 +153,7 @@ def main() -> None:
         if args is None:
             missing.append(name)
             args = []
-        row = tuple((kind_of(t, n), t, n) for t, n in args)
+        row = tuple((kind_of(t, n, name), t, n) for t, n in args)
         out.append(f"    ({nr}, {name!r}, {row!r}),")
     out.append(")")
     out.append("")

@@ -9,6 +9,7 @@ from luatrap.engines.base import Program
 from luatrap.logs import Log
 from luatrap.rules import RuleBook, RulesError
 from luatrap.session import Session
+from luatrap.trace import Tracer
 
 _ELF_X86_64 = (b"\x7fELF\x02", 62)  # 64-bit ELF, e_machine EM_X86_64
 
@@ -41,8 +42,12 @@ def default_engine(path: str) -> str:
 
 
 def run(argv: list[str], rules: str | None = None, engine: str | None = None,
-        log: str | None = None, env: dict[str, str] | None = None) -> int:
+        log: str | None = None, env: dict[str, str] | None = None, strace: bool = False,
+        trace_json: str | None = None, summary: bool = False) -> int:
     """Run argv[0] with arguments argv[1:] under the rules folder `rules`.
+
+    strace: log every call as qemu-user's -strace does; trace_json: write every call as
+    a JSON object per line to that file; summary: print a table of calls at exit.
 
     Returns the program's exit status (128+N if signal N killed it). Raises UsageError
     when luatrap itself cannot run it.
@@ -54,8 +59,10 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
     name = engine or default_engine(path)
     try:
         engine_module = engines.load(name)
-    except (ValueError, ImportError) as e:
-        raise UsageError(f"engine {name}: {e}") from None
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    except ImportError:
+        raise UsageError(f"the {name} engine is not available in this version") from None
     try:
         sink = Log(log)
     except OSError as e:
@@ -71,6 +78,12 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
             for path_ in book.unknown_files():
                 sink(f"luatrap: {path_.name} is not an x86_64 system call name; ignored")
             sink("Lua environment initialized. Scripts will be loaded on demand.")
-        return engine_module.run(Program(path, list(argv), env), Session(book, sink))
+        tracer = None
+        if strace or trace_json or summary:
+            try:
+                tracer = Tracer(sink, strace=strace, json_path=trace_json, summary=summary)
+            except OSError as e:
+                raise UsageError(f"cannot open {trace_json}: {e.strerror}") from None
+        return engine_module.run(Program(path, list(argv), env), Session(book, sink, tracer))
     finally:
         sink.close()

@@ -23,6 +23,9 @@ options:
   -E VAR=VALUE               set VAR in the program's environment
   -U VAR                     remove VAR from the program's environment
   --log FILE                 write [Lua Log], [Lua Error] and luatrap's messages to FILE
+  -strace, --strace          log every system call: PID name(args) = result
+  --trace-json FILE          write every system call as one JSON object per line
+  --summary                  at exit, print a table of calls, errors and time per call
 
 `luatrap check DIR` compiles every rule of DIR and reports what is wrong, without
 running a program (a program called `check` runs as `luatrap -- check`).
@@ -31,9 +34,13 @@ Options end at PROGRAM (or at --): everything after it belongs to the program.
 luatrap exits with the program's exit status (128+N if a signal N killed it), or 2
 if luatrap itself cannot run it."""
 
+# flag option -> attribute of Options it sets to True
+_FLAGS = {"--strace": "strace", "-strace": "strace", "--summary": "summary",
+          "-summary": "summary"}
 # option -> attribute of Options it fills (each takes one value)
 _VALUED = {"--rules": "rules", "-rules": "rules", "--engine": "engine", "-engine": "engine",
-           "--log": "log", "-log": "log", "-E": "set_env", "-U": "unset_env"}
+           "--log": "log", "-log": "log", "-E": "set_env", "-U": "unset_env",
+           "--trace-json": "trace_json"}
 
 
 @dataclass
@@ -43,6 +50,9 @@ class Options:
     rules: str | None = None
     engine: str | None = None
     log: str | None = None
+    trace_json: str | None = None
+    strace: bool = False
+    summary: bool = False
     set_env: list[str] = field(default_factory=list)
     unset_env: list[str] = field(default_factory=list)
     argv: list[str] = field(default_factory=list)
@@ -63,6 +73,10 @@ def parse(args: list[str]) -> Options | str:
             return "help"
         if arg in ("--version", "-version"):
             return "version"
+        if arg in _FLAGS:
+            setattr(opts, _FLAGS[arg], True)
+            i += 1
+            continue
         name, eq, value = arg.partition("=")
         if name not in _VALUED:
             raise UsageError(f"unknown option {arg!r} (see luatrap --help)")
@@ -113,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"luatrap {__version__}")
             return 0
         env = program_environment(opts.set_env, opts.unset_env)
-        return run(opts.argv, rules=opts.rules, engine=opts.engine, log=opts.log, env=env)
+        return run(opts.argv, rules=opts.rules, engine=opts.engine, log=opts.log, env=env,
+                   strace=opts.strace, trace_json=opts.trace_json, summary=opts.summary)
     except UsageError as e:
         print(f"luatrap: {e}", file=sys.stderr)
         return 2

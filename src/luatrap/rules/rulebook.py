@@ -198,8 +198,11 @@ class RuleBook:
                                     "expected 1/true or 0/false (the call runs)")
         return None
 
-    def _path(self, nr: int) -> Path:
+    def rule_file(self, nr: int) -> Path:
+        """The rule file of call `nr`."""
         return self.rule_files[table.name_of(nr)]
+
+    _path = rule_file
 
     def report(self, path: Path, message: str) -> None:
         """Print `[Lua Error] file: message` once per distinct error."""

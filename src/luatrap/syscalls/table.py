@@ -36,7 +36,7 @@ _BY_NAME = {s.name: s for s in _ALL}
 
 # Kinds held in 32 bits whose upper register half is garbage: int-like ones are
 # sign-extended (so AT_FDCWD arrives as -100, not 4294967196), unsigned ones masked.
-_SIGN_EXTEND_32 = frozenset({"int", "fd"})
+_SIGN_EXTEND_32 = frozenset({"int", "fd", "dirfd"})
 _ZERO_EXTEND_32 = frozenset({"uint"})
 
 

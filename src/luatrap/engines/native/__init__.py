@@ -24,7 +24,9 @@ def run(program: Program, session: Session) -> int:
     hooked = session.hooked
     i386, x32 = compat.foreign_numbers({table.name_of(nr) for nr in hooked})
     prog = None
-    if hooked:
+    if session.tracing:  # every x86_64 call stops under ptrace, to see its result
+        prog = seccomp_filter.build({}, list(i386), list(x32), k.SECCOMP_RET_TRACE)
+    elif hooked:
         actions = {nr: k.SECCOMP_RET_TRACE if needs_exit else k.SECCOMP_RET_USER_NOTIF
                    for nr, needs_exit in hooked.items()}
         prog = seccomp_filter.build(actions, list(i386), list(x32))
@@ -36,6 +38,7 @@ def run(program: Program, session: Session) -> int:
         return Supervisor(session, memory, pid, listener, i386, x32).run(signals)
     finally:
         signals.close()
+        session.close()
 
 
 __all__ = ["NAME", "run", "launcher"]

@@ -17,19 +17,21 @@ _OFF_NR, _OFF_ARCH = 0, 4
 Insn = tuple[int, int, int, int]
 
 
-def _returns(numbers: dict[int, int]) -> list[Insn]:
-    """'if nr == N: return action' for each entry (nr already loaded), then allow."""
+def _returns(numbers: dict[int, int], default: int = k.SECCOMP_RET_ALLOW) -> list[Insn]:
+    """'if nr == N: return action' for each entry (nr already loaded), then `default`."""
     out: list[Insn] = []
     for nr, action in sorted(numbers.items()):
         out += [(_JEQ_K, 0, 1, nr), (_RET_K, 0, 0, action)]
-    return out + [(_RET_K, 0, 0, k.SECCOMP_RET_ALLOW)]
+    return out + [(_RET_K, 0, 0, default)]
 
 
-def build(native: dict[int, int], i386: list[int], x32: list[int]) -> k.SockFprog:
-    """A filter program: `native` maps ruled x86_64 numbers to their seccomp action;
-    `i386` and `x32` list foreign numbers (x32 without its bit) for user notification."""
+def build(native: dict[int, int], i386: list[int], x32: list[int],
+          native_default: int = k.SECCOMP_RET_ALLOW) -> k.SockFprog:
+    """A filter program: `native` maps ruled x86_64 numbers to their seccomp action, any
+    other x86_64 call gets `native_default`; `i386` and `x32` list foreign numbers (x32
+    without its bit) for user notification."""
     notify = k.SECCOMP_RET_USER_NOTIF
-    native_checks = _returns(native)
+    native_checks = _returns(native, native_default)
     x32_checks = _returns({nr | k.X32_SYSCALL_BIT: notify for nr in x32})
     x86_64_part = [(_LD_W_ABS, 0, 0, _OFF_NR),
                    (_JSET_K, 1, 0, k.X32_SYSCALL_BIT),

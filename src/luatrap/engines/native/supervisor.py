@@ -165,6 +165,7 @@ class Supervisor:
                 self.exit_status = (s >> 8) & 0xFF if (s & 0x7F) == 0 else 128 + (s & 0x7F)
             self.memory.forget(tid)
             self.traced.forget(tid)
+            self.session.thread_gone(tid)
             return
         sig, event = (s >> 8) & 0xFF, s >> 16
         if sig == _SYSCALL_STOP:
@@ -181,9 +182,9 @@ class Supervisor:
         elif event:
             if event == k.PTRACE_EVENT_EXEC and tid == self.main_pid:
                 self.starting = False
-            self._ptrace(k.PTRACE_CONT, tid)
+            self._ptrace(self.traced.restart_request(tid), tid)
         else:  # signal-delivery-stop: deliver it as the kernel would have
-            self._ptrace(k.PTRACE_CONT, tid, sig)
+            self._ptrace(self.traced.restart_request(tid), tid, sig)
 
     @staticmethod
     def _ptrace(request: int, tid: int, data: int = 0) -> None:

@@ -41,6 +41,8 @@ class TracedCalls:
     def __init__(self, session: Session, resume) -> None:
         self.session = session
         self.injections: dict[int, Injection] = {}
+        self.awaiting_result: set[int] = set()  # tracing: threads whose call's exit we want
+        self.tracing = session.tracing
         self._resume = resume  # resume(ptrace request, tid): restart a stopped thread
         self._regs = k.UserRegs()
         self._info = ctypes.create_string_buffer(128)
@@ -52,6 +54,14 @@ class TracedCalls:
     def forget(self, tid: int) -> None:
         """The thread is gone."""
         self.injections.pop(tid, None)
+        self.awaiting_result.discard(tid)
+
+    def restart_request(self, tid: int) -> int:
+        """How to resume `tid` after an unrelated stop (an event, a signal) without losing
+        the exit stop of a call it is in."""
+        if tid in self.injections or tid in self.awaiting_result:
+            return k.PTRACE_SYSCALL
+        return k.PTRACE_CONT
 
     def on_seccomp_stop(self, tid: int, skip_hooks: bool) -> None:
         """A ruled call stopped at its entry."""
@@ -64,7 +74,11 @@ class TracedCalls:
         args = [getattr(regs, r) for r in ARG_REGS]
         decision = self.session.on_syscall(tid, regs.orig_rax, args)
         if decision is None:
-            self._resume(k.PTRACE_CONT, tid)
+            if self.tracing:
+                self.awaiting_result.add(tid)
+                self._resume(k.PTRACE_SYSCALL, tid)
+            else:
+                self._resume(k.PTRACE_CONT, tid)
         elif decision.__class__ is RunNow:
             saved = k.UserRegs.from_buffer_copy(regs)
             self._start(tid, Injection(decision, saved, at_entry=False), regs)
@@ -89,8 +103,14 @@ class TracedCalls:
         """A syscall-entry or -exit stop of a thread running a call for its hook."""
         inj = self.injections.get(tid)
         regs = self._regs
-        if inj is None or k.ptrace(k.PTRACE_GETREGS, tid, None, ctypes.byref(regs)) != 0:
+        if inj is None:
+            if tid in self.awaiting_result:
+                self.awaiting_result.discard(tid)
+                if k.ptrace(k.PTRACE_GETREGS, tid, None, ctypes.byref(regs)) == 0:
+                    self.session.on_result(tid, regs.rax)
             self._resume(k.PTRACE_CONT, tid)
+            return
+        if k.ptrace(k.PTRACE_GETREGS, tid, None, ctypes.byref(regs)) != 0:
             return
         if inj.at_entry:
             inj.at_entry = False
@@ -105,6 +125,8 @@ class TracedCalls:
         if decision.__class__ is RunNow:
             self._start(tid, Injection(decision, inj.saved, at_entry=True), regs)
             return
+        if decision is None and self.tracing:
+            self.session.on_result(tid, result)
         self._finish(tid, regs, inj.saved, inj.saved.orig_rax,
                      result if decision is None else decision)
 

@@ -1,0 +1,148 @@
+"""--strace, --trace-json and --summary (issue 4), compared with the real strace."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import FAKE_GETPID, luatrap
+
+SAMPLE_CALLS = ["openat", "read", "newfstatat", "write", "mmap", "munmap", "close",
+                "getpid", "getpid", "getpid", "getpid", "getpid", "openat", "rmdir"]
+LINE = re.compile(r"^(?:(\d+) )?(\w+)\((.*)\)\s+= (.*?)(?: \[intercepted by (\S+)\])?$")
+
+
+def split_args(text: str) -> list[str]:
+    """Top-level comma-separated arguments, respecting quotes, [] and {}."""
+    out, depth, cur, quoted, i = [], 0, "", False, 0
+    while i < len(text):
+        c = text[i]
+        if quoted:
+            cur += c
+            if c == "\\":
+                cur += text[i + 1]
+                i += 1
+            elif c == '"':
+                quoted = False
+        elif c == '"':
+            quoted, cur = True, cur + c
+        elif c in "[{":
+            depth, cur = depth + 1, cur + c
+        elif c in "]}":
+            depth, cur = depth - 1, cur + c
+        elif c == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += c
+        i += 1
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def sample_section(lines: list[str]) -> list[tuple[str, list[str], str]]:
+    """(name, args, result) of the calls between the BEGIN and END marker writes."""
+    calls = []
+    for line in lines:
+        m = LINE.match(line.strip())
+        if m:
+            calls.append((m.group(2), split_args(m.group(3)), m.group(4)))
+    begin = next(i for i, c in enumerate(calls) if c[0] == "write" and '"BEGIN\\n"' in c[1])
+    end = next(i for i, c in enumerate(calls) if c[0] == "write" and '"END\\n"' in c[1])
+    return calls[begin + 1:end]
+
+
+def normalise_result(result: str) -> str:
+    """'-1 ENOENT (No such...)' (strace) and '-1 errno=2 (No such...)' (qemu) alike."""
+    m = re.match(r"-1 (?:errno=\d+|E[A-Z]+) \((.*)\)", result)
+    return f"-1 ({m.group(1)})" if m else result
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to compare with")
+def test_decoding_matches_real_strace(engine, cprog, tmp_path):
+    data = tmp_path / "sample.txt"
+    data.write_text("hello sample\n")
+    prog = cprog("trace_sample")
+    out = tmp_path / "strace.out"
+    subprocess.run(["strace", "-s", "32", "-o", str(out), str(prog), str(data)], check=True,
+                   capture_output=True)
+    theirs = sample_section(out.read_text().splitlines())
+    r = luatrap("--strace", prog, data, engine=engine)
+    ours = sample_section(r.stderr.splitlines())
+    assert [c[0] for c in ours] == SAMPLE_CALLS == [c[0] for c in theirs]
+    for (name, our_args, our_res), (_, their_args, their_res) in zip(ours, theirs, strict=True):
+        assert len(our_args) == len(their_args), (name, our_args, their_args)
+        for a, b in zip(our_args, their_args, strict=True):
+            if a.startswith("0x") and b.startswith("0x"):
+                continue  # addresses differ from run to run
+            assert a == b, (name, our_args, their_args)
+        if not (our_res.startswith("0x") or name == "getpid"):
+            assert normalise_result(our_res) == normalise_result(their_res), name
+    assert r.stdout == "hello sample\n"
+
+
+def test_strace_lines_mark_intercepted_calls(engine, rules, cprog, tmp_path):
+    data = tmp_path / "sample.txt"
+    data.write_text("x\n")
+    r = luatrap("-strace", "--rules", rules({"getpid": FAKE_GETPID}), cprog("trace_sample"),
+                data, engine=engine)
+    getpids = [line for line in r.stderr.splitlines() if " getpid(" in line]
+    assert len(getpids) == 5
+    assert all(line.endswith("getpid() = 99999 [intercepted by getpid.lua]")
+               for line in getpids)
+
+
+def test_json_lines_carry_the_same_calls(engine, cprog, tmp_path):
+    data = tmp_path / "sample.txt"
+    data.write_text("hello sample\n")
+    trace = tmp_path / "trace.jsonl"
+    r = luatrap("--strace", "--trace-json", trace, cprog("trace_sample"), data,
+                engine=engine)
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    text_calls = [LINE.match(line).group(2) for line in r.stderr.splitlines()
+                  if LINE.match(line)]
+    assert [rec["name"] for rec in records] == text_calls
+    keys = {"ts", "pid", "tid", "nr", "name", "args", "decoded", "result", "errno",
+            "intercepted_by", "duration_us"}
+    assert all(set(rec) == keys for rec in records)
+    failing = [rec for rec in records if rec["name"] == "openat" and rec["result"] == -2]
+    assert failing and failing[-1]["errno"] == "ENOENT"
+    assert failing[-1]["decoded"][1] == '"/nonexistent/file"'
+    assert failing[-1]["args"][0] == -100 and failing[-1]["nr"] == 257
+    assert all(rec["duration_us"] >= 0 and rec["ts"] > 1.6e9 for rec in records)
+
+
+def test_summary_counts_the_known_calls(engine, rules, cprog, tmp_path):
+    data = tmp_path / "sample.txt"
+    data.write_text("x\n")
+    r = luatrap("--summary", "--rules", rules({"getpid": FAKE_GETPID}),
+                cprog("trace_sample"), data, engine=engine)
+    row = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:(\d+)\s+)?(\w+)\s*(.*)$")
+    rows = {m.group(3): (int(m.group(1)), int(m.group(2) or 0), m.group(4))
+            for m in map(row.match, r.stderr.splitlines()) if m}
+    assert rows["getpid"] == (5, 0, "5 by getpid.lua")
+    assert rows["rmdir"] == (1, 1, "")  # called once, failed once
+    assert rows["openat"][1] >= 1  # the failing openat
+    assert rows["total"][0] == sum(v[0] for k, v in rows.items() if k != "total")
+    assert not any(LINE.match(line) for line in r.stderr.splitlines())  # no strace lines
+
+
+def test_threads_and_children_carry_their_own_ids(engine, cprog):
+    r = luatrap("--strace", cprog("threads_getpid"), engine=engine)
+    tids = {int(m.group(1)) for m in map(LINE.match, r.stderr.splitlines())
+            if m and m.group(2) == "getpid"}
+    assert len(tids) == 4
+    r = luatrap("--strace", cprog("spawn_children"), engine=engine)
+    pids = {int(m.group(1)) for m in map(LINE.match, r.stderr.splitlines())
+            if m and m.group(2) == "getpid"}
+    assert len(pids) == 3  # parent, fork child (exec keeps its pid), vfork child
+    assert "exit_group(0) = ?" in r.stderr
+
+
+def test_no_tracing_costs_nothing_without_options(engine, cprog, tmp_path):
+    r = luatrap(cprog("trace_sample"), tmp_path, engine=engine)
+    assert r.stderr == "BEGIN\nEND\n"
