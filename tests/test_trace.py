@@ -146,3 +146,13 @@ def test_threads_and_children_carry_their_own_ids(engine, cprog):
 def test_no_tracing_costs_nothing_without_options(engine, cprog, tmp_path):
     r = luatrap(cprog("trace_sample"), tmp_path, engine=engine)
     assert r.stderr == "BEGIN\nEND\n"
+
+
+def test_structs_strings_and_flags_are_decoded(engine):
+    r = luatrap("--strace", "bash", "-c", "sleep 0.1; exec 3</etc/hostname", engine=engine)
+    lines = r.stderr.splitlines()
+    assert any("nanosleep(" in line and "{tv_sec=0, tv_nsec=100000000}" in line
+               for line in lines)
+    assert any('execve("/usr/bin/sleep",["sleep","0.1"],' in line or
+               'execve("/bin/sleep",["sleep","0.1"],' in line for line in lines), lines
+    assert any('openat(AT_FDCWD,"/etc/hostname",O_RDONLY) = 3' in line for line in lines)

@@ -91,7 +91,8 @@ def kind_of(ctype: str, name: str, syscall: str) -> str:
     """The argument kind that tells how to present and decode a raw register.
 
     inbuf/outbuf: a byte buffer whose length is the next argument (the kernel reads an
-    inbuf, fills an outbuf); stat: a struct stat the kernel fills."""
+    inbuf, fills an outbuf); stat: a struct stat the kernel fills; timespec: a struct
+    timespec the kernel reads."""
     if name in DIRFD_NAMES and "*" not in ctype:
         return "dirfd"
     if name in FD_NAMES and "*" not in ctype:
@@ -100,6 +101,8 @@ def kind_of(ctype: str, name: str, syscall: str) -> str:
         return "inbuf" if "const" in ctype or syscall in INPUT_BUFFER_CALLS else "outbuf"
     if ctype == "struct stat *":
         return "stat"
+    if ctype == "const struct __kernel_timespec *" or (name == "rqtp" and "timespec" in ctype):
+        return "timespec"
     if ctype == "const char *":
         return "str"
     if ctype in ("const char *const *", "const char __user *const __user *"):

@@ -219,6 +219,9 @@ class Decoder:
                 return stat_struct(self.read(value, _STAT.size))
             if kind == "strv":
                 return self._strv(value)
+            if kind == "timespec" and value:
+                sec, nsec = struct.unpack("<qq", self.read(value, 16))
+                return f"{{tv_sec={sec}, tv_nsec={nsec}}}"
         except OSError:
             return pointer(value)
         if kind == "dirfd" and value == AT_FDCWD:
