@@ -5,7 +5,7 @@ import os
 import shutil
 
 from luatrap import engines
-from luatrap.engines.base import Program
+from luatrap.engines.base import EngineError, Program
 from luatrap.logs import Log
 from luatrap.rules import RuleBook, RulesError
 from luatrap.session import Session
@@ -84,6 +84,10 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
                 tracer = Tracer(sink, strace=strace, json_path=trace_json, summary=summary)
             except OSError as e:
                 raise UsageError(f"cannot open {trace_json}: {e.strerror}") from None
-        return engine_module.run(Program(path, list(argv), env), Session(book, sink, tracer))
+        try:
+            return engine_module.run(Program(path, list(argv), env),
+                                     Session(book, sink, tracer))
+        except EngineError as e:
+            raise UsageError(str(e)) from None
     finally:
         sink.close()

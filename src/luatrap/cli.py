@@ -134,4 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - a bug of luatrap: one line, not a traceback
+        print(f"luatrap: internal error: {type(e).__name__}: {e} "
+              "(please report it; set LUATRAP_DEBUG=1 for the traceback)", file=sys.stderr)
+        if os.environ.get("LUATRAP_DEBUG"):
+            raise
+        return 2
 

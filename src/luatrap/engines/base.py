@@ -11,3 +11,7 @@ class Program:
     path: str
     argv: list[str]
     env: dict[str, str]
+
+
+class EngineError(Exception):
+    """The engine cannot run the program at all (e.g. seccomp or ptrace refused)."""

@@ -12,6 +12,7 @@ import os
 import signal
 import struct
 
+from luatrap.engines.base import EngineError
 from luatrap.engines.native import kernel as k
 
 TRACE_OPTIONS = (k.PTRACE_O_TRACESECCOMP | k.PTRACE_O_TRACESYSGOOD | k.PTRACE_O_EXITKILL
@@ -21,7 +22,7 @@ TRACE_OPTIONS = (k.PTRACE_O_TRACESECCOMP | k.PTRACE_O_TRACESYSGOOD | k.PTRACE_O_
 _PYTHON_IGNORED = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
-class LaunchError(Exception):
+class LaunchError(EngineError):
     """The program could not be started."""
 
 
@@ -69,7 +70,8 @@ def start(path: str, argv: list[str], env: dict[str, str],
     except OSError as e:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        raise LaunchError(str(e)) from None
+        raise LaunchError(f"cannot start the program under seccomp and ptrace: "
+                          f"{e.strerror or e}") from None
     finally:
         os.close(ready_w)
 
