@@ -8,6 +8,7 @@ from luatrap import engines
 from luatrap.engines.base import EngineError, Program
 from luatrap.logs import Log
 from luatrap.rules import RuleBook, RulesError
+from luatrap.rules.rulebook import DEFAULT_BUDGET, DEFAULT_MEMORY
 from luatrap.session import Session
 from luatrap.trace import Tracer
 
@@ -43,11 +44,13 @@ def default_engine(path: str) -> str:
 
 def run(argv: list[str], rules: str | None = None, engine: str | None = None,
         log: str | None = None, env: dict[str, str] | None = None, strace: bool = False,
-        trace_json: str | None = None, summary: bool = False) -> int:
+        trace_json: str | None = None, summary: bool = False,
+        lua_budget: int = DEFAULT_BUDGET, lua_memory_mb: int = DEFAULT_MEMORY >> 20) -> int:
     """Run argv[0] with arguments argv[1:] under the rules folder `rules`.
 
     strace: log every call as qemu-user's -strace does; trace_json: write every call as
-    a JSON object per line to that file; summary: print a table of calls at exit.
+    a JSON object per line to that file; summary: print a table of calls at exit;
+    lua_budget: Lua instructions per hook call; lua_memory_mb: the Lua state's memory cap.
 
     Returns the program's exit status (128+N if signal N killed it). Raises UsageError
     when luatrap itself cannot run it.
@@ -71,7 +74,8 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
         book = None
         if rules is not None:
             try:
-                book = RuleBook(rules, sink)
+                book = RuleBook(rules, sink, budget=lua_budget,
+                                max_memory=lua_memory_mb << 20)
             except RulesError as e:
                 raise UsageError(str(e)) from None
             sink(f"Rules folder path: {rules}")

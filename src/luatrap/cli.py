@@ -26,6 +26,8 @@ options:
   -strace, --strace          log every system call: PID name(args) = result
   --trace-json FILE          write every system call as one JSON object per line
   --summary                  at exit, print a table of calls, errors and time per call
+  --lua-budget N             Lua instructions one hook call may run (default 10000000)
+  --lua-memory MB            memory cap of the rules' Lua state (default 256)
 
 `luatrap check DIR` compiles every rule of DIR and reports what is wrong, without
 running a program (a program called `check` runs as `luatrap -- check`).
@@ -40,7 +42,8 @@ _FLAGS = {"--strace": "strace", "-strace": "strace", "--summary": "summary",
 # option -> attribute of Options it fills (each takes one value)
 _VALUED = {"--rules": "rules", "-rules": "rules", "--engine": "engine", "-engine": "engine",
            "--log": "log", "-log": "log", "-E": "set_env", "-U": "unset_env",
-           "--trace-json": "trace_json"}
+           "--trace-json": "trace_json", "--lua-budget": "lua_budget",
+           "--lua-memory": "lua_memory"}
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Options:
     engine: str | None = None
     log: str | None = None
     trace_json: str | None = None
+    lua_budget: str | None = None
+    lua_memory: str | None = None
     strace: bool = False
     summary: bool = False
     set_env: list[str] = field(default_factory=list)
@@ -110,6 +115,14 @@ def program_environment(set_env: list[str], unset_env: list[str]) -> dict[str, s
     return env
 
 
+def _positive(value: str | None, option: str) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) <= 0:
+        raise UsageError(f"{option} needs a positive whole number, got {value!r}")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `luatrap` command; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
@@ -127,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"luatrap {__version__}")
             return 0
         env = program_environment(opts.set_env, opts.unset_env)
+        limits = {"lua_budget": _positive(opts.lua_budget, "--lua-budget"),
+                  "lua_memory_mb": _positive(opts.lua_memory, "--lua-memory")}
         return run(opts.argv, rules=opts.rules, engine=opts.engine, log=opts.log, env=env,
-                   strace=opts.strace, trace_json=opts.trace_json, summary=opts.summary)
+                   strace=opts.strace, trace_json=opts.trace_json, summary=opts.summary,
+                   **{k: v for k, v in limits.items() if v is not None})
     except UsageError as e:
         print(f"luatrap: {e}", file=sys.stderr)
         return 2

@@ -81,6 +81,8 @@ class Session:
             self.tracer.gone(tid)
 
     def close(self) -> None:
-        """The program is done: flush traces and print the summary."""
+        """The program is done: flush traces, print the summary and held-back errors."""
         if self.tracer:
             self.tracer.close()
+        if self.rules:
+            self.rules.close()

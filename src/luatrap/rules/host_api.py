@@ -13,6 +13,7 @@ from typing import Protocol
 from luatrap.syscalls import table
 
 MAX_STRING = 4096  # default cap of c_read_string, as PATH_MAX
+MAX_LOG_LINE = 64 << 10  # bytes of one c_log message; the rest is cut, and said so
 
 
 class ProcessAccess(Protocol):
@@ -52,7 +53,10 @@ class HostAPI:
 
     def c_log(self, *parts) -> None:
         """`[Lua Log] msg` on a line of its own."""
-        self._log(b"[Lua Log] " + b" ".join(_to_bytes(p) for p in parts))
+        text = b" ".join(_to_bytes(p) for p in parts)
+        if len(text) > MAX_LOG_LINE:
+            text = text[:MAX_LOG_LINE] + b"... (%d bytes cut)" % (len(text) - MAX_LOG_LINE)
+        self._log(b"[Lua Log] " + text)
 
     @staticmethod
     def c_get_timestamp() -> tuple[int, int]:

@@ -21,6 +21,7 @@ from luatrap.syscalls import table
 
 DEFAULT_BUDGET = 10_000_000  # Lua VM instructions per hook call (~50 ms)
 DEFAULT_MEMORY = 256 << 20  # bytes for the whole Lua state
+MAX_DISTINCT_ERRORS = 10  # shown per rule file; more are counted
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _UNLOADED = object()
 _RUN_NOW_TOKEN = b"\0luatrap:c_do_syscall"  # marks the yields of c_do_syscall
@@ -64,6 +65,8 @@ class RuleBook:
         self._load_chunk = g.load
         self._globals = g
         self._errors_seen: set[tuple[Path, str]] = set()
+        self._errors_per_file: dict[Path, int] = {}
+        self._suppressed: dict[Path, int] = {}
         # number -> hook (Lua function), None (rule unusable) or _UNLOADED.
         self._hooks: dict[int, object] = {table.by_name(n).nr: _UNLOADED
                                           for n in self.rule_files}
@@ -205,14 +208,29 @@ class RuleBook:
     _path = rule_file
 
     def report(self, path: Path, message: str) -> None:
-        """Print `[Lua Error] file: message` once per distinct error."""
+        """Print `[Lua Error] file: message` once per distinct error; past
+        MAX_DISTINCT_ERRORS for one file, count them instead and say so at `close`."""
         key = (path, message)
-        if key not in self._errors_seen:
-            self._errors_seen.add(key)
-            if self._on_error:
-                self._on_error(path, message)
-            else:
-                self._log(f"[Lua Error] {path}: {message}")
+        if key in self._errors_seen:
+            return
+        shown = self._errors_per_file.get(path, 0)
+        if shown >= MAX_DISTINCT_ERRORS:
+            self._suppressed[path] = self._suppressed.get(path, 0) + 1
+            return
+        self._errors_seen.add(key)
+        self._errors_per_file[path] = shown + 1
+        if self._on_error:
+            self._on_error(path, message)
+        else:
+            self._log(f"[Lua Error] {path}: {message}")
+            if shown + 1 == MAX_DISTINCT_ERRORS:
+                self._log(f"[Lua Error] {path}: {MAX_DISTINCT_ERRORS} different errors; "
+                          "further ones are counted, not shown")
+
+    def close(self) -> None:
+        """The run is over: say how many errors were held back."""
+        for path, count in self._suppressed.items():
+            self._log(f"[Lua Error] {path}: {count} more different error(s) not shown")
 
 
 def _message(err) -> str:

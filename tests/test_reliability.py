@@ -1,0 +1,152 @@
+"""Issue 7: luatrap is never the thing that breaks — bad rules, hostile programs,
+faults, load. Each failure mode has a defined outcome."""
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import FAKE_GETPID, ROOT, luatrap, native_run
+
+NO_NETWORK = ROOT / "rules_examples" / "no_network"
+
+
+# ------------------------------------------------------------------ misbehaving rules
+
+def test_instruction_budget_is_configurable(engine, rules, cprog):
+    folder = rules({"getpid": "function do_syscall() for i = 1, 5000 do end return 1, 7 end"})
+    generous = luatrap("--rules", folder, cprog("test_program"), engine=engine)
+    assert "My PID is: 7" in generous.stdout and generous.lua_errors == []
+    tight = luatrap("--lua-budget", "1000", "--rules", folder, cprog("test_program"),
+                    engine=engine)
+    assert "My PID is: 7" not in tight.stdout
+    assert tight.lua_errors == [f"[Lua Error] {folder / 'getpid.lua'}: instruction budget "
+                                "exceeded (1000 Lua instructions per call)"]
+
+
+def test_memory_cap_of_the_lua_state(engine, rules, cprog):
+    folder = rules({"getpid": "hoard = {}\nfunction do_syscall()\n"
+                              "  for i = 1, 1e6 do hoard[#hoard + 1] = string.rep('x', 64) .. i"
+                              " end\n  return 1, 7\nend\n"})
+    r = luatrap("--lua-memory", "16", "--lua-budget", "100000000", "--rules", folder,
+                cprog("test_program"), engine=engine)
+    assert r.returncode == 0 and r.stdout.count("PID call") == 3
+    assert r.lua_errors and "out of memory" in r.lua_errors[0]
+
+
+def test_huge_and_binary_c_log(engine, rules, cprog):
+    folder = rules({"getpid": "function do_syscall()\n"
+                              "  c_log(string.rep('y', 10000000))\n"
+                              "  c_log('bytes \\xff\\xfe\\0 end')\n  return 1, 1\nend\n"})
+    cmd = [sys.executable, "-m", "luatrap", "--engine", engine, "--rules", str(folder),
+           str(cprog("test_program"))]
+    r = subprocess.run(cmd, capture_output=True, timeout=60)
+    lines = r.stderr.split(b"\n")
+    huge = [line for line in lines if line.startswith(b"[Lua Log] yyy")]
+    assert len(huge) == 4 and all(len(line) < 70_000 for line in huge)
+    assert huge[0].endswith(b"... (9934464 bytes cut)")
+    assert b"[Lua Log] bytes \xff\xfe\x00 end" in lines
+    assert r.returncode == 0
+
+
+def test_distinct_errors_are_summarised_not_flooded(engine, rules, cprog):
+    folder = rules({"getppid": "n = 0\nfunction do_syscall()\n"
+                               "  n = n + 1\n  error('failure number ' .. n)\nend\n"})
+    r = luatrap("--rules", folder, cprog("load_threads"), "1", "100", "0", engine=engine)
+    assert r.stdout == "done\n"
+    path = folder / "getppid.lua"
+    assert len(r.lua_errors) == 12
+    assert r.lua_errors[10] == (f"[Lua Error] {path}: 10 different errors; further ones are "
+                                "counted, not shown")
+    assert r.lua_errors[11] == f"[Lua Error] {path}: 90 more different error(s) not shown"
+
+
+def test_rule_file_deleted_before_its_first_call(engine, rules):
+    folder = rules({"sync": "function do_syscall() return 1, 0 end"})
+    r = luatrap("--rules", folder, "bash", "-c", f"rm {folder}/sync.lua; sync; echo synced",
+                engine=engine)
+    assert r.stdout == "synced\n"
+    assert r.lua_errors == [f"[Lua Error] {folder / 'sync.lua'}: cannot read rule: "
+                            "No such file or directory"]
+
+
+# ------------------------------------------------------------------ sandbox routes
+
+@pytest.mark.parametrize("route", ["direct", "thread", "fork", "exec", "clone3"])
+def test_no_route_opens_a_socket(engine, cprog, route):
+    r = luatrap("--rules", NO_NETWORK, cprog("socket_everywhere"), route, engine=engine)
+    assert r.stdout.splitlines() == [f"{'direct' if route == 'exec' else route}: -1 errno=13"]
+    assert len(r.lua_logs) == 1 and "socket blocked in pid" in r.lua_logs[0]
+
+
+def test_no_socket_from_a_vforked_child(engine, cprog):
+    r = luatrap("--rules", NO_NETWORK, cprog("socket_everywhere"), "vfork", engine=engine)
+    assert r.stdout == "vfork: blocked\n"
+
+
+def test_io_uring_is_closed_by_the_no_network_set(engine, cprog):
+    alone = native_run(cprog("io_uring_probe"))
+    r = luatrap("--rules", NO_NETWORK, cprog("io_uring_probe"), engine=engine)
+    assert r.stdout == "io_uring_setup: -1 errno=1\n"
+    assert alone.stdout != r.stdout or "errno=1" in alone.stdout
+
+
+# ------------------------------------------------------------------ faults
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP, signal.SIGTERM])
+def test_signals_sent_to_luatrap_reach_the_program(engine, rules, sig):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "luatrap", "--engine", engine, "--rules",
+         str(rules({"getpid": FAKE_GETPID})), sys.executable, "-c",
+         "import signal, sys, time\n"
+         f"signal.signal({int(sig)}, lambda *a: (print('got', {int(sig)}, flush=True),"
+         " sys.exit(3)))\n"
+         "print('ready', flush=True)\ntime.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    os.kill(proc.pid, sig)
+    assert proc.wait(timeout=20) == 3
+    assert proc.stdout.read() == f"got {int(sig)}\n"
+
+
+def test_unhandled_signal_to_luatrap_ends_program_and_luatrap_alike(engine, rules):
+    proc = subprocess.Popen([sys.executable, "-m", "luatrap", "--engine", engine, "--rules",
+                             str(rules({"getpid": FAKE_GETPID})), "sleep", "30"])
+    time.sleep(1)
+    os.kill(proc.pid, signal.SIGHUP)
+    assert proc.wait(timeout=20) == 128 + signal.SIGHUP
+
+
+def test_process_ended_from_a_thread(engine, rules, cprog):
+    r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), cprog("thread_exit"),
+                engine=engine)
+    assert r.returncode == 4 and r.stdout == "worker ends the process\n"
+
+
+def test_exec_of_a_missing_file_is_reported_as_natively(engine, rules):
+    cmd = ["bash", "-c", "exec /nonexistent/program"]
+    alone = native_run(*cmd)
+    r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), *cmd, engine=engine)
+    assert r.returncode == alone.returncode == 127
+    assert alone.stderr.strip() in r.stderr
+
+
+# ------------------------------------------------------------------ load
+
+def test_many_threads_and_children_every_call_seen_once(engine, rules, cprog):
+    folder = rules({
+        "getppid": "calls = 0\nfunction do_syscall() calls = calls + 1 return 0, 0 end",
+        "exit_group": "function do_syscall() c_log('calls ' .. calls) return 0, 0 end",
+    })
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    r = luatrap("--rules", folder, cprog("load_threads"), "32", "10000", "50", engine=engine)
+    assert r.stdout == "done\n" and r.returncode == 0
+    # each of the 50 children ends with exit_group too; the parent ends last
+    counts = [int(line.split()[-1]) for line in r.lua_logs]
+    assert counts == [32 * 10000 + n for n in range(1, 51)] + [32 * 10000 + 50]
+    rss_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    assert rss_mb < 300
