@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +153,65 @@ def test_many_threads_and_children_every_call_seen_once(engine, rules, cprog):
     assert counts == [32 * 10000 + n for n in range(1, 51)] + [32 * 10000 + 50]
     rss_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     assert rss_mb < 300
+
+
+# ------------------------------------------------------------------ without root
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def as_nobody(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([*NOBODY, sys.executable, *args], capture_output=True, text=True,
+                          timeout=60, cwd=cwd)
+
+
+@pytest.fixture
+def open_tmp():
+    """A temporary folder nobody can walk into (pytest's own is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="luatrap-nobody-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def nobody_can_run_luatrap():
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to nobody")
+    try:
+        probe = as_nobody("-c", "import luatrap")
+    except FileNotFoundError:
+        pytest.skip("needs setpriv")
+    if probe.returncode != 0:
+        pytest.skip("luatrap's installation is not readable by nobody here")
+
+
+def test_unreadable_rules_folder_or_rule_is_a_clean_error(open_tmp, nobody_can_run_luatrap):
+    folder = open_tmp / "locked"
+    folder.mkdir()
+    (folder / "getpid.lua").write_text(FAKE_GETPID)
+    folder.chmod(0)
+    r = as_nobody("-m", "luatrap", "--rules", str(folder), "/bin/true")
+    assert r.returncode == 2
+    assert r.stderr == f"luatrap: cannot read rules folder {folder}: Permission denied\n"
+    folder.chmod(0o755)
+    (folder / "getpid.lua").chmod(0)
+    r = as_nobody("-m", "luatrap", "--rules", str(folder), "/bin/true")
+    assert r.returncode == 2
+    assert r.stderr == f"luatrap: cannot read rule {folder}/getpid.lua: permission denied\n"
+
+
+def test_works_without_root(open_tmp, cprog, nobody_can_run_luatrap):
+    work = open_tmp / "w"
+    work.mkdir()
+    prog = work / "test_program"
+    prog.write_bytes(cprog("test_program").read_bytes())
+    (work / "rules").mkdir()
+    (work / "rules" / "getpid.lua").write_text(FAKE_GETPID)
+    for p in (work, work / "rules"):
+        p.chmod(0o755)
+    prog.chmod(0o755)
+    (work / "rules" / "getpid.lua").chmod(0o644)
+    r = as_nobody("-m", "luatrap", "--rules", "rules", "./test_program", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "PID call 3: 99999" in r.stdout

@@ -8,6 +8,7 @@ call and hands the result back through `resume`.
 """
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,19 +77,26 @@ class RuleBook:
     @staticmethod
     def _scan(folder: Path) -> dict[str, Path]:
         """Syscall name -> rule file, for every `<name>.lua` that names a system call."""
-        if not folder.exists():
-            raise RulesError(f"rules folder not found: {folder}")
-        if not folder.is_dir():
-            raise RulesError(f"rules folder is not a folder: {folder}")
         try:
-            entries = sorted(folder.glob("*.lua"))
+            if not folder.is_dir():
+                problem = "is not a folder" if folder.exists() else "not found"
+                raise RulesError(f"rules folder {problem}: {folder}")
         except OSError as e:
             raise RulesError(f"cannot read rules folder {folder}: {e.strerror}") from None
-        return {p.stem: p for p in entries if table.by_name(p.stem) is not None}
+        try:
+            entries = sorted(folder / n for n in os.listdir(folder) if n.endswith(".lua"))
+        except OSError as e:
+            raise RulesError(f"cannot read rules folder {folder}: {e.strerror}") from None
+        rules = {p.stem: p for p in entries if table.by_name(p.stem) is not None}
+        for path in rules.values():
+            if not os.access(path, os.R_OK):
+                raise RulesError(f"cannot read rule {path}: permission denied")
+        return rules
 
     def unknown_files(self) -> list[Path]:
         """`.lua` files in the folder whose name is no x86_64 system call."""
-        return [p for p in sorted(self.folder.glob("*.lua")) if p.stem not in self.rule_files]
+        return [self.folder / n for n in sorted(os.listdir(self.folder))
+                if n.endswith(".lua") and n[:-4] not in self.rule_files]
 
     @property
     def numbers(self) -> dict[int, bool]:
