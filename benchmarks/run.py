@@ -1,87 +1,219 @@
 #!/usr/bin/env python3
-"""Benchmark harness: the seed's getpid loop under luatrap and the tools it competes with.
+"""Benchmark harness: luatrap against native runs, strace and qemu-user, in one command.
 
-    python3 benchmarks/run.py [--runs 5] [--calls 100000]
+    python3 benchmarks/run.py [--runs 5] [--quick] [--no-chart]
 
-Builds the workloads with gcc, runs every configuration interleaved (one run of each,
-then again, so machine noise hits them alike), and prints a Markdown table of medians:
-microseconds per getpid() call, and the ratio to `strace --inject` measured in the same
-run. Raw results go to benchmarks/results/latest.json.
+Builds its C workloads with gcc, runs every configuration interleaved (one run of each,
+then again, so machine noise hits them alike) and reports medians:
+
+- the seed's getpid loop (µs per call) without rules, with an empty rules folder, a
+  pass-through rule, an intercepting rule and a c_do_syscall rule, next to
+  `strace -f --seccomp-bpf --inject` and `qemu-x86_64` when installed;
+- a compute-bound loop with rare system calls, timed by itself (ratio to native);
+- a real workload, `tar czf` of a directory tree, under a tracing rule set on
+  openat/read/write (ratio to native; strace -f tracing the same calls);
+- start-up: `luatrap --rules DIR /bin/true` against `/bin/true` (ms).
+
+Prints Markdown tables, writes benchmarks/results/latest.json and, with matplotlib,
+benchmarks/results/latest.png.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
 LUATRAP = [sys.executable, "-m", "luatrap"]
+STRACE = shutil.which("strace")
+QEMU = shutil.which("qemu-x86_64")
+
+TRACE_RULE = """function do_syscall(num, a1, a2, a3)
+    local sec, nsec = c_get_timestamp()
+    c_log(string.format("[%d.%09d] %s %d %d %d", sec, nsec, c_syscall_name(num), a1, a2, a3))
+    return 0, 0
+end
+"""
 
 
-def build(workdir: Path) -> Path:
-    exe = workdir / "getpid_loop"
-    subprocess.run(["gcc", "-O2", "-o", exe, HERE / "workloads" / "getpid_loop.c"], check=True)
+def build(workdir: Path, name: str) -> Path:
+    exe = workdir / name
+    subprocess.run(["gcc", "-O2", "-o", exe, HERE / "workloads" / f"{name}.c"], check=True)
     return exe
 
 
-def rules_folder(workdir: Path, name: str, source: str | None) -> Path:
+def rules(workdir: Path, name: str, files: dict[str, str]) -> str:
     folder = workdir / name
     folder.mkdir()
-    if source:
-        (folder / "getpid.lua").write_text(source)
-    return folder
+    for call, source in files.items():
+        (folder / f"{call}.lua").write_text(source)
+    return str(folder)
 
 
-def configurations(workdir: Path, exe: Path, calls: int) -> dict[str, list[str]]:
-    empty = rules_folder(workdir, "empty", None)
-    passing = rules_folder(workdir, "pass", "function do_syscall(...) return 0, 0 end\n")
-    faking = rules_folder(workdir, "fake", "function do_syscall(...) return 1, 99999 end\n")
-    run = [str(exe), str(calls)]
-    configs = {
-        "native (no tool)": run,
-        "luatrap native, no rules": [*LUATRAP, *run],
-        "luatrap native, empty rules folder": [*LUATRAP, "--rules", str(empty), *run],
-        "luatrap native, pass-through rule": [*LUATRAP, "--rules", str(passing), *run],
-        "luatrap native, intercepting rule": [*LUATRAP, "--rules", str(faking), *run],
+# As installed by pip: byte-code compiled once, not on every start.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    """Wall-clock seconds of one run (its output discarded)."""
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True, env=ENV)
+    return time.perf_counter() - start
+
+
+def reported(cmd: list[str], cwd: Path) -> float:
+    """The number the workload prints itself (µs per call)."""
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=True,
+                         env=ENV).stdout
+    return float(out.split()[-1])
+
+
+def measure(configs: dict[str, tuple], runs: int, cwd: Path) -> dict[str, list[float]]:
+    """Run each (how, cmd) configuration `runs` times, interleaved."""
+    samples: dict[str, list[float]] = {name: [] for name in configs}
+    for how, cmd in configs.values():  # warm-up: page cache, byte-code
+        how(cmd, cwd)
+    for _ in range(runs):
+        for name, (how, cmd) in configs.items():
+            samples[name].append(how(cmd, cwd))
+    return samples
+
+
+def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
+    calls = "20000" if quick else "100000"
+    loop = [str(build(work, "getpid_loop")), calls]
+    compute = [str(build(work, "compute")), "5000000" if quick else "200000000"]
+    empty = rules(work, "empty", {})
+    passing = rules(work, "pass", {"getpid": "function do_syscall() return 0, 0 end"})
+    faking = rules(work, "fake", {"getpid": "function do_syscall() return 1, 99999 end"})
+    running = rules(work, "run_now", {
+        "getpid": "function do_syscall(num) return 1, c_do_syscall(num) end"})
+    tracing = rules(work, "trace", dict.fromkeys(("openat", "read", "write"), TRACE_RULE))
+    tree = work / "tree"
+    shutil.copytree("/usr/include/linux", tree / "linux")
+    tar = ["tar", "czf", str(work / "out.tar.gz"), "-C", str(work), "tree"]
+    log = ["--log", "/dev/null"]
+
+    getpid = {
+        "native (no tool)": (reported, loop),
+        "luatrap, no rules": (reported, [*LUATRAP, *loop]),
+        "luatrap, empty rules folder": (reported, [*LUATRAP, "--rules", empty, *loop]),
+        "luatrap, pass-through rule": (reported, [*LUATRAP, "--rules", passing, *loop]),
+        "luatrap, intercepting rule": (reported, [*LUATRAP, "--rules", faking, *loop]),
+        "luatrap, c_do_syscall rule": (reported, [*LUATRAP, "--rules", running, *loop]),
     }
-    if shutil.which("strace"):
-        configs["strace -f --seccomp-bpf --inject"] = [
-            "strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=getpid",
-            "-e", "inject=getpid:retval=99999", "-o", "/dev/null", *run]
-    return configs
+    if STRACE:
+        getpid["strace -f --seccomp-bpf --inject"] = (reported, [
+            STRACE, "-f", "-qq", "--seccomp-bpf", "-e", "trace=getpid",
+            "-e", "inject=getpid:retval=99999", "-o", "/dev/null", *loop])
+    if QEMU:
+        getpid["qemu-x86_64, no rules"] = (reported, [QEMU, *loop])
+    compute_suite = {
+        "native (no tool)": (reported, compute),
+        "luatrap, rule on getpid": (reported, [*LUATRAP, *log, "--rules", faking, *compute]),
+    }
+    if STRACE:
+        compute_suite["strace -f, getpid traced"] = (reported, [
+            STRACE, "-f", "-qq", "--seccomp-bpf", "-e", "trace=getpid", "-o", "/dev/null",
+            *compute])
+    if QEMU:
+        compute_suite["qemu-x86_64"] = (reported, [QEMU, *compute])
+    workload = {
+        "native (no tool)": (timed, tar),
+        "luatrap, tracing openat/read/write": (timed, [*LUATRAP, *log, "--rules", tracing,
+                                                       *tar]),
+    }
+    if STRACE:
+        workload["strace -f, same calls"] = (timed, [
+            STRACE, "-f", "-qq", "--seccomp-bpf", "-e", "trace=openat,read,write",
+            "-o", "/dev/null", *tar])
+    startup = {
+        "/bin/true": (timed, ["/bin/true"]),
+        "luatrap --rules DIR /bin/true": (timed, [*LUATRAP, *log, "--rules", passing,
+                                                  "/bin/true"]),
+    }
+    return {"getpid loop (µs per call)": getpid, "compute loop, self-timed (s)": compute_suite,
+            "tar czf of /usr/include/linux (s)": workload, "start-up (s)": startup}
+
+
+def table(title: str, medians: dict[str, float], base: str, unit: str) -> list[str]:
+    lines = [f"| {title} | {unit} | × {base} |", "|---|---|---|"]
+    ref = medians.get(base) or 0
+    for name, value in medians.items():
+        ratio = f"{value / ref:.3f}" if ref else "-"
+        shown = f"{value * 1000:.1f}" if unit == "ms" else f"{value:.3f}"
+        lines.append(f"| {name} | {shown} | {ratio} |")
+    return lines
+
+
+def chart(results: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4.5))
+    for ax, (title, data) in zip(axes, results.items(), strict=True):
+        names = list(data["median"])
+        ax.barh(names, [data["median"][n] for n in names], color="#4878a8")
+        ax.set_title(title, fontsize=10)
+        ax.set_xscale("log")
+        ax.tick_params(axis="y", labelsize=8)
+        ax.invert_yaxis()
+    fig.suptitle(f"luatrap benchmarks — {platform.node()} ({os.cpu_count()} CPUs), "
+                 "medians, log scale", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return True
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--calls", type=int, default=100000)
+    ap.add_argument("--runs", type=int, default=5, help="runs of each configuration")
+    ap.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
+    ap.add_argument("--no-chart", action="store_true", help="skip the PNG")
     args = ap.parse_args()
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        exe = build(workdir)
-        configs = configurations(workdir, exe, args.calls)
-        samples: dict[str, list[float]] = {name: [] for name in configs}
-        for _ in range(args.runs):
-            for name, cmd in configs.items():
-                out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-                samples[name].append(float(out.split()[-1]))
-    medians = {name: statistics.median(v) for name, v in samples.items()}
-    strace = medians.get("strace -f --seccomp-bpf --inject")
-    print(f"| getpid loop, {args.calls} calls, median of {args.runs} | µs/call | "
-          "× strace --inject |")
-    print("|---|---|---|")
-    for name, us in medians.items():
-        ratio = f"{us / strace:.3f}" if strace else "-"
-        print(f"| {name} | {us:.3f} | {ratio} |")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps({"samples_us": samples, "median_us": medians},
-                                                indent=1))
+        work = Path(tmp)
+        for title, configs in suites(work, args.quick).items():
+            samples = measure(configs, args.runs, work)
+            medians = {n: statistics.median(v) for n, v in samples.items()}
+            results[title] = {"samples": samples, "median": medians}
+    print(f"Machine: {platform.node()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
+          f"Python {platform.python_version()}; medians of {args.runs} interleaved runs.\n")
+    for title, data in results.items():
+        med = data["median"]
+        if title.startswith("getpid"):
+            base = "strace -f --seccomp-bpf --inject" if STRACE else "native (no tool)"
+            lines = table(title, med, base, "µs/call")
+        elif title.startswith("start-up"):
+            lines = table(title, med, "/bin/true", "ms")
+            over = (med["luatrap --rules DIR /bin/true"] - med["/bin/true"]) * 1000
+            lines.append(f"| luatrap's start-up over native | {over:.1f} | |")
+        else:
+            lines = table(title, med, "native (no tool)", "s")
+        print("\n".join(lines) + "\n")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(
+        {"machine": {"node": platform.node(), "cpus": os.cpu_count(),
+                     "kernel": platform.release(), "python": platform.python_version()},
+         "runs": args.runs, "quick": args.quick, "results": results}, indent=1))
+    if not args.no_chart:
+        made = chart(results, RESULTS / "latest.png")
+        print("chart: benchmarks/results/latest.png" if made
+              else "chart skipped: pip install matplotlib")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from luatrap.logs import Log
 from luatrap.rules import RuleBook, RulesError
 from luatrap.rules.rulebook import DEFAULT_BUDGET, DEFAULT_MEMORY
 from luatrap.session import Session
-from luatrap.trace import Tracer
 
 _ELF_X86_64 = (b"\x7fELF\x02", 62)  # 64-bit ELF, e_machine EM_X86_64
 
@@ -84,6 +83,8 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
             sink("Lua environment initialized. Scripts will be loaded on demand.")
         tracer = None
         if strace or trace_json or summary:
+            from luatrap.trace import Tracer  # only when asked: it imports the decoders
+
             try:
                 tracer = Tracer(sink, strace=strace, json_path=trace_json, summary=summary)
             except OSError as e:

@@ -9,11 +9,15 @@ book nothing of ptrace or Unicorn.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from luatrap.logs import Log
 from luatrap.rules import RuleBook, RunNow
 from luatrap.rules.host_api import ProcessAccess
 from luatrap.syscalls.table import signed_args
-from luatrap.trace import Tracer
+
+if TYPE_CHECKING:
+    from luatrap.trace import Tracer
 
 __all__ = ["Session", "RunNow"]
 

@@ -12,7 +12,6 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import lupa.lua54 as lupa
@@ -60,7 +59,7 @@ class RuleBook:
                                     unpack_returned_tuples=True)
         g = self._lua.globals()
         g.python = None
-        prelude = resources.files("luatrap.rules").joinpath("lua_prelude.lua").read_bytes()
+        prelude = (Path(__file__).parent / "lua_prelude.lua").read_bytes()
         self._invoke, checked = self._lua.execute(prelude, budget, _RUN_NOW_TOKEN)
         self.host = HostAPI(g, checked, log, access)
         self._load_chunk = g.load
