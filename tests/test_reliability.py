@@ -158,11 +158,13 @@ def test_many_threads_and_children_every_call_seen_once(engine, rules, cprog):
 # ------------------------------------------------------------------ without root
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+_NOBODY_ENV: dict[str, str] = {}
 
 
 def as_nobody(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([*NOBODY, sys.executable, *args], capture_output=True, text=True,
-                          timeout=60, cwd=cwd)
+    return subprocess.run([*NOBODY, os.path.realpath(sys.executable), *args],
+                          capture_output=True, text=True, timeout=60, cwd=cwd,
+                          env={**os.environ, **_NOBODY_ENV})
 
 
 @pytest.fixture
@@ -175,15 +177,25 @@ def open_tmp():
 
 
 @pytest.fixture
-def nobody_can_run_luatrap():
-    if os.geteuid() != 0:
-        pytest.skip("needs root to switch to nobody")
-    try:
-        probe = as_nobody("-c", "import luatrap")
-    except FileNotFoundError:
-        pytest.skip("needs setpriv")
+def nobody_can_run_luatrap(open_tmp):
+    """Make luatrap importable by user nobody: where this checkout or its venv is private
+    (a clone in a 0700 folder), a copy of the package and of lupa goes to an open folder."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to switch to nobody")
+    _NOBODY_ENV.clear()
+    if as_nobody("-c", "import luatrap, lupa").returncode != 0:
+        import lupa
+
+        import luatrap
+        lib = open_tmp / "lib"
+        shutil.copytree(Path(luatrap.__file__).parent, lib / "luatrap")
+        shutil.copytree(Path(lupa.__file__).parent, lib / "lupa")
+        for p in [lib, *lib.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        _NOBODY_ENV["PYTHONPATH"] = str(lib)
+    probe = as_nobody("-c", "import luatrap, lupa")
     if probe.returncode != 0:
-        pytest.skip("luatrap's installation is not readable by nobody here")
+        pytest.skip(f"luatrap cannot be imported as nobody here: {probe.stderr[-200:]}")
 
 
 def test_unreadable_rules_folder_or_rule_is_a_clean_error(open_tmp, nobody_can_run_luatrap):
