@@ -156,3 +156,14 @@ def test_structs_strings_and_flags_are_decoded(engine):
     assert any('execve("/usr/bin/sleep",["sleep","0.1"],' in line or
                'execve("/bin/sleep",["sleep","0.1"],' in line for line in lines), lines
     assert any('openat(AT_FDCWD,"/etc/hostname",O_RDONLY) = 3' in line for line in lines)
+
+
+def test_32_bit_calls_that_meet_a_rule_are_traced(engine, rules, cprog):
+    folder = rules({"socket": "function do_syscall() return 1, -EACCES end",
+                    "getppid": "function do_syscall() return 0, 0 end"})
+    r = luatrap("--strace", "--rules", folder, cprog("socket_routes", "-no-pie"),
+                engine=engine)
+    lines = [line for line in r.stderr.splitlines() if " socket(" in line]
+    assert len(lines) == 5  # libc, syscall(), int 0x80 socket and socketcall, x32
+    assert all(line.endswith("socket(AF_INET,SOCK_STREAM,0) = -1 errno=13 (Permission denied)"
+                             " [intercepted by socket.lua]") for line in lines)

@@ -75,8 +75,9 @@ class Session:
             self.tracer.result(tid, decision, self.rules.rule_file(pending.hooked_nr))
         return decision
 
-    def on_result(self, tid: int, value: int) -> None:
-        """The call thread `tid` made, which ran for real, returned `value` (tracing)."""
+    def on_result(self, tid: int, value: int | None) -> None:
+        """The call thread `tid` made, which ran for real, returned `value` (tracing);
+        None when the engine cannot see the result."""
         self.tracer.result(tid, value)
 
     def thread_gone(self, tid: int) -> None:

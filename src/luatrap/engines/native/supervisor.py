@@ -22,7 +22,7 @@ from luatrap.engines.native.signals import FORWARDED, SignalFd, from_terminal_or
 from luatrap.engines.native.traced_calls import TracedCalls
 from luatrap.rules import RunNow
 from luatrap.session import Session
-from luatrap.syscalls import compat, table
+from luatrap.syscalls import compat
 
 _STOPPING = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 _SYSCALL_STOP = signal.SIGTRAP | 0x80
@@ -118,10 +118,11 @@ class Supervisor:
             if self.memory.touched and not self._still_waiting(nid):
                 return  # the caller is gone: what the hook read may be another's memory
             if decision.__class__ is RunNow:
-                self.session.rules.report(
-                    self.session.rules.rule_files[table.name_of(nr)],
-                    "c_do_syscall is not available for a 32-bit or x32 call")
+                self.session.rules.report(self.session.rules.rule_file(nr),
+                                          "c_do_syscall is not available for a 32-bit or x32 call")
                 decision = None
+            if self.session.tracing and decision is None:
+                self.session.on_result(tid, None)  # runs in the kernel: result unseen
         if decision is None:
             _RESP.pack_into(self._resp, 0, nid, 0, 0, _CONTINUE)
         elif -4095 <= decision < 0:
