@@ -99,3 +99,15 @@ def test_python_api_mirrors_the_cli(rules, tmp_path):
     with pytest.raises(api.UsageError):
         api.run(["/no/such/program"])
     assert os.path.exists(tmp_path / "log")
+
+
+def test_log_file_is_rewritten_each_run(rules, tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text("old contents\n")
+    luatrap("--log", log, "--rules", rules({"getpid": FAKE_GETPID}), "true")
+    assert "old contents" not in log.read_text()
+
+
+def test_emulate_engine_is_reported_missing_cleanly():
+    one_clean_error_line(luatrap("--engine", "emulate", "/bin/true"),
+                         "the emulate engine is not available in this version")

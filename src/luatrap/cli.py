@@ -19,11 +19,11 @@ options:
   --version                  show luatrap's version and exit
   -rules path, --rules path  set the rules folder path
   --engine native|emulate    how the program runs (default: native when the host can
-                             run it, else emulate)
+                             run it, else emulate; emulate is not in this version yet)
   -E VAR=VALUE               set VAR in the program's environment
   -U VAR                     remove VAR from the program's environment
   --log FILE                 write [Lua Log], [Lua Error] and luatrap's messages to FILE
-  -strace, --strace          log every system call: PID name(args) = result
+  -strace, --strace          log every system call: TID name(args) = result
   --trace-json FILE          write every system call as one JSON object per line
   --summary                  at exit, print a table of calls, errors and time per call
   --lua-budget N             Lua instructions one hook call may run (default 10000000)

@@ -10,7 +10,7 @@ class Log:
     def __init__(self, path: str | None = None) -> None:
         self.path = path
         self.fd = 2 if path is None else os.open(
-            path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
 
     def __call__(self, line: str | bytes) -> None:
         data = (line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line)
