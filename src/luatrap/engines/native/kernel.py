@@ -107,6 +107,10 @@ waitpid.restype = ctypes.c_int
 ioctl = libc.ioctl
 ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
 ioctl.restype = ctypes.c_int
+# The same ioctl without argument conversion, for the per-call path: callers pass
+# ctypes objects only (c_int fd, c_ulong request, byref pointer); ~0.3 us less a call.
+ioctl_raw = ctypes.CDLL(None, use_errno=True).ioctl
+ioctl_raw.restype = ctypes.c_int
 prctl = libc.prctl
 prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 prctl.restype = ctypes.c_int

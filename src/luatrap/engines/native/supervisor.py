@@ -29,6 +29,8 @@ _SYSCALL_STOP = signal.SIGTRAP | 0x80
 _NOTIF = struct.Struct("<QIIiIQ6q")  # id, pid, flags, nr, arch, ip, args[6]
 _RESP = struct.Struct("<QqiI")  # id, val, error, flags
 _ZEROED = bytes(_NOTIF.size)
+_RECV = ctypes.c_ulong(k.SECCOMP_IOCTL_NOTIF_RECV)
+_SEND = ctypes.c_ulong(k.SECCOMP_IOCTL_NOTIF_SEND)
 # A thread resumed from a ptrace stop often stops again within microseconds (the exit of
 # a call run for its hook, its next traced call). Sleeping in poll() then costs two
 # cross-CPU wake-ups, measured at several times the stop itself, so after a stop we keep
@@ -51,8 +53,12 @@ class Supervisor:
         self.starting = True  # the main task has not reached its execve yet
         self.exit_status: int | None = None
         self.listener = listener
+        self._listener_c = ctypes.c_int(listener)
         self.i386, self.x32 = i386, x32
         self.traced = TracedCalls(session, self._ptrace)
+        self._injections = self.traced.injections  # threads running a hook's own call
+        self._on_syscall = session.on_syscall
+        self._tracing = session.tracing
         self._req = bytearray(_NOTIF.size)
         self._req_ptr = ctypes.byref((ctypes.c_char * _NOTIF.size).from_buffer(self._req))
         self._resp = bytearray(_RESP.size)
@@ -105,23 +111,23 @@ class Supervisor:
         """Answer one seccomp user notification: a ruled call waits for its verdict."""
         req = self._req
         req[:] = _ZEROED  # the kernel insists on a zeroed request
-        if k.ioctl(self.listener, k.SECCOMP_IOCTL_NOTIF_RECV, self._req_ptr) != 0:
+        if k.ioctl_raw(self._listener_c, _RECV, self._req_ptr) != 0:
             return  # the caller died or was interrupted meanwhile
         nid, tid, _f, nr, arch, _ip, *args = _NOTIF.unpack(req)
         if arch != k.AUDIT_ARCH_X86_64 or nr & k.X32_SYSCALL_BIT:
             nr, args = self._to_x86_64(tid, nr, arch, args)
-        if self.starting and tid == self.main_pid or nr < 0 or self.traced.busy(tid):
+        if self.starting and tid == self.main_pid or nr < 0 or tid in self._injections:
             decision = None  # luatrap's own execve; a hook's c_do_syscall; not mappable
         else:
             self.memory.touched = False
-            decision = self.session.on_syscall(tid, nr, args)
+            decision = self._on_syscall(tid, nr, args)
             if self.memory.touched and not self._still_waiting(nid):
                 return  # the caller is gone: what the hook read may be another's memory
             if decision.__class__ is RunNow:
                 self.session.rules.report(self.session.rules.rule_file(nr),
                                           "c_do_syscall is not available for a 32-bit or x32 call")
                 decision = None
-            if self.session.tracing and decision is None:
+            if self._tracing and decision is None:
                 self.session.on_result(tid, None)  # runs in the kernel: result unseen
         if decision is None:
             _RESP.pack_into(self._resp, 0, nid, 0, 0, _CONTINUE)
@@ -129,7 +135,7 @@ class Supervisor:
             _RESP.pack_into(self._resp, 0, nid, 0, decision, 0)
         else:
             _RESP.pack_into(self._resp, 0, nid, decision, 0, 0)
-        k.ioctl(self.listener, k.SECCOMP_IOCTL_NOTIF_SEND, self._resp_ptr)
+        k.ioctl_raw(self._listener_c, _SEND, self._resp_ptr)
 
     def _still_waiting(self, nid: int) -> bool:
         """Is notification `nid` still pending (its thread alive, its call not done)?"""

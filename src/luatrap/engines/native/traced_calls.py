@@ -47,10 +47,6 @@ class TracedCalls:
         self._regs = k.UserRegs()
         self._info = ctypes.create_string_buffer(128)
 
-    def busy(self, tid: int) -> bool:
-        """True while `tid` runs a call for its hook (that call meets no rule again)."""
-        return tid in self.injections
-
     def forget(self, tid: int) -> None:
         """The thread is gone."""
         self.injections.pop(tid, None)
