@@ -72,30 +72,27 @@ class HostAPI:
         try:
             return self._access().read_string(self.tid, addr, limit)
         except OSError as e:
-            raise LookupError(f"c_read_string: cannot read address 0x{addr & (2**64 - 1):x}: "
-                              f"{e.strerror}") from None
+            raise _fault("cannot read address", addr, e) from None
 
     def c_read_bytes(self, addr, size) -> bytes:
         """`size` raw bytes at a program address."""
         addr, size = _int(addr, "address"), _int(size, "size")
         if size < 0:
-            raise ValueError("c_read_bytes: negative size")
+            raise ValueError("negative size")
         try:
             return self._access().read_memory(self.tid, addr, size)
         except OSError as e:
-            raise LookupError(f"c_read_bytes: cannot read {size} bytes at "
-                              f"0x{addr & (2**64 - 1):x}: {e.strerror}") from None
+            raise _fault(f"cannot read {size} bytes at", addr, e) from None
 
     def c_write_bytes(self, addr, data) -> int:
         """Store a Lua string's bytes at a program address; returns the count."""
         addr = _int(addr, "address")
         if not isinstance(data, bytes):
-            raise TypeError("c_write_bytes: data must be a string")
+            raise TypeError("data must be a string")
         try:
             self._access().write_memory(self.tid, addr, data)
         except OSError as e:
-            raise LookupError(f"c_write_bytes: cannot write {len(data)} bytes at "
-                              f"0x{addr & (2**64 - 1):x}: {e.strerror}") from None
+            raise _fault(f"cannot write {len(data)} bytes at", addr, e) from None
         return len(data)
 
     @staticmethod
@@ -131,6 +128,12 @@ class HostAPI:
         if self.access is None:
             raise RuntimeError("no program is running")
         return self.access
+
+
+def _fault(what: str, addr: int, err: OSError) -> LookupError:
+    """The error a rule sees for unreachable program memory (named after the function
+    by `_fallible`)."""
+    return LookupError(f"{what} 0x{addr & 0xFFFFFFFFFFFFFFFF:x}: {err.strerror}")
 
 
 def _fallible(fn):
