@@ -118,3 +118,14 @@ def test_sigterm_to_luatrap_reaches_the_program(engine, rules):
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=20) == 5
     assert proc.stdout.read() == "got TERM\n"
+
+
+def test_ignored_sigchld_from_the_parent_neither_hangs_nor_is_lost(engine, rules):
+    """A parent that ignores SIGCHLD must not silence luatrap's view of its tracees,
+    and the program still inherits the ignored disposition, as it would natively."""
+    code = ("import signal; print(signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN)")
+    cmd = [sys.executable, "-m", "luatrap", "--engine", engine, "--rules",
+           str(rules({"getpid": FAKE_GETPID})), sys.executable, "-c", code]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                       preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+    assert r.returncode == 0 and r.stdout == "True\n"

@@ -34,7 +34,8 @@ def run(program: Program, session: Session) -> int:
     session.attach(memory)
     signals = SignalFd()
     try:
-        pid, listener = launcher.start(program.path, program.argv, program.env, prog)
+        pid, listener = launcher.start(program.path, program.argv, program.env, prog,
+                                       signals.ignored_by_parent)
         return Supervisor(session, memory, pid, listener, i386, x32).run(signals)
     finally:
         signals.close()

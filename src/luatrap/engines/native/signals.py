@@ -25,6 +25,12 @@ class SignalFd:
     """Blocks WATCHED signals in luatrap and reads them from a file descriptor."""
 
     def __init__(self) -> None:
+        # An ignored SIGCHLD (inherited from whoever started luatrap) would silence the
+        # kernel's reports of traced tasks stopping: luatrap would wait forever.
+        self._old_chld = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # ... but the program inherits what luatrap inherited.
+        self.ignored_by_parent = ((signal.SIGCHLD,) if self._old_chld == signal.SIG_IGN
+                                  else ())
         self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
         mask = ctypes.create_string_buffer(128)
         for sig in WATCHED:
@@ -47,6 +53,7 @@ class SignalFd:
         """Stop watching; restore luatrap's signal mask."""
         os.close(self.fd)
         signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
+        signal.signal(signal.SIGCHLD, self._old_chld)
 
 
 def from_terminal_or_kernel(code: int) -> bool:
