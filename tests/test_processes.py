@@ -129,3 +129,13 @@ def test_ignored_sigchld_from_the_parent_neither_hangs_nor_is_lost(engine, rules
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
                        preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
     assert r.returncode == 0 and r.stdout == "True\n"
+
+
+def test_signal_mask_is_inherited_as_natively(engine, rules):
+    code = "import signal; print(sorted(int(s) for s in signal.pthread_sigmask(0, [])))"
+    cmd = [sys.executable, "-m", "luatrap", "--engine", engine, "--rules",
+           str(rules({"getpid": FAKE_GETPID})), sys.executable, "-c", code]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                       preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK,
+                                                                 {signal.SIGUSR1}))
+    assert r.stdout == f"[{int(signal.SIGUSR1)}]\n"

@@ -35,7 +35,7 @@ def run(program: Program, session: Session) -> int:
     signals = SignalFd()
     try:
         pid, listener = launcher.start(program.path, program.argv, program.env, prog,
-                                       signals.ignored_by_parent)
+                                       signals.ignored_by_parent, signals.inherited_mask)
         return Supervisor(session, memory, pid, listener, i386, x32).run(signals)
     finally:
         signals.close()

@@ -27,14 +27,14 @@ class LaunchError(EngineError):
 
 
 def _child(path: str, argv: list[str], env: dict[str, str], ready_fd: int,
-           prog: k.SockFprog | None, ignored: tuple[int, ...]) -> None:
+           prog: k.SockFprog | None, ignored: tuple[int, ...], mask: set) -> None:
     """Runs in the forked child; never returns."""
     try:
         for sig in _PYTHON_IGNORED:
             signal.signal(sig, signal.SIG_DFL)
         for sig in ignored:
             signal.signal(sig, signal.SIG_IGN)
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.read(ready_fd, 1)  # wait until the supervisor has attached
         os.close(ready_fd)
         if prog is not None:
@@ -53,15 +53,15 @@ def _child(path: str, argv: list[str], env: dict[str, str], ready_fd: int,
 
 
 def start(path: str, argv: list[str], env: dict[str, str], prog: k.SockFprog | None,
-          ignored: tuple[int, ...] = ()) -> tuple[int, int]:
+          ignored: tuple[int, ...] = (), mask: set | None = None) -> tuple[int, int]:
     """Start the program traced; returns (pid, listener fd or -1). The child is left
-    running (PTRACE_CONT) just before its execve; `ignored` signals are ignored in it, as
-    they were when luatrap was started."""
+    running (PTRACE_CONT) just before its execve, with `ignored` signals ignored and the
+    signal `mask` it would have had if started directly."""
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(ready_w)
-        _child(path, argv, env, ready_r, prog, ignored)
+        _child(path, argv, env, ready_r, prog, ignored, mask or set())
     os.close(ready_r)
     try:
         k.check(k.ptrace(k.PTRACE_SEIZE, pid, None, TRACE_OPTIONS), "ptrace(SEIZE)")

@@ -32,6 +32,7 @@ class SignalFd:
         self.ignored_by_parent = ((signal.SIGCHLD,) if self._old_chld == signal.SIG_IGN
                                   else ())
         self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+        self.inherited_mask = set(self._old_mask)
         mask = ctypes.create_string_buffer(128)
         for sig in WATCHED:
             check(libc.sigaddset(mask, sig), "sigaddset")
