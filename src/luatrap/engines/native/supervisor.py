@@ -66,12 +66,12 @@ class Supervisor:
         self._status = ctypes.c_int()
         self._nid = ctypes.c_uint64()
         self._nid_ptr = ctypes.byref(self._nid)
-        self._msg = ctypes.c_ulong()
 
     # ------------------------------------------------------------------ the loop
 
     def run(self, signals: SignalFd) -> int:
-        """Serve until every traced task is gone; the main process's wait status."""
+        """Serve until every traced task is gone; the main process's exit status as a
+        shell shows it (128+N for death by signal N)."""
         poller = select.poll()
         poller.register(signals.fd, select.POLLIN)
         if self.listener >= 0:
