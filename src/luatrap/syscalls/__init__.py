@@ -6,7 +6,6 @@ from luatrap.syscalls.table import (
     Syscall,
     by_name,
     by_number,
-    errno_name,
     errno_values,
     name_of,
     signed_args,
@@ -14,5 +13,5 @@ from luatrap.syscalls.table import (
 
 __all__ = [
     "ARCH_I386", "ARCH_X32", "ARCH_X86_64", "Syscall", "by_name", "by_number",
-    "errno_name", "errno_values", "name_of", "signed_args",
+    "errno_values", "name_of", "signed_args",
 ]

@@ -4,7 +4,6 @@ Every system call is described once, in x86_64_table.py (number, name, argument 
 everything here is derived from that data when the module is imported.
 """
 import errno
-import os
 from typing import NamedTuple
 
 from luatrap.syscalls.x86_64_table import I386_NAMES, SYSCALLS, X32_NAMES
@@ -55,11 +54,6 @@ def names() -> list[str]:
     return list(_BY_NAME)
 
 
-def all_syscalls() -> tuple[Syscall, ...]:
-    """Every entry, in number order."""
-    return _ALL
-
-
 def name_of(nr: int, arch: str = ARCH_X86_64) -> str | None:
     """The name of system call `nr` of `arch` (x86_64, i386 or x32)."""
     if arch == ARCH_I386:
@@ -68,11 +62,6 @@ def name_of(nr: int, arch: str = ARCH_X86_64) -> str | None:
         return X32_NAMES[nr]
     entry = _BY_NUMBER.get(nr)
     return entry.name if entry else None
-
-
-def i386_numbers(name: str) -> list[int]:
-    """The i386 numbers (int 0x80) of the call named `name` (usually one, or none)."""
-    return [nr for nr, n in I386_NAMES.items() if n == name]
 
 
 def x32_numbers(name: str) -> list[int]:
@@ -116,21 +105,6 @@ def signed_args(nr: int, args: list[int]) -> list[int]:
     return args
 
 
-def to_signed64(v: int) -> int:
-    """An unsigned 64-bit register value as a signed one."""
-    return v - 0x10000000000000000 if v >= 0x8000000000000000 else v
-
-
 def errno_values() -> dict[str, int]:
     """Every errno name of the C library and its number (EPERM -> 1, ...)."""
     return {name: getattr(errno, name) for name in dir(errno) if name.startswith("E")}
-
-
-def errno_name(value: int) -> str:
-    """'ENOENT' for 2; a number it does not know comes back as 'E<n>'."""
-    return errno.errorcode.get(value, f"E{value}")
-
-
-def strerror(value: int) -> str:
-    """The C library's message for an errno value."""
-    return os.strerror(value)
