@@ -44,12 +44,14 @@ def default_engine(path: str) -> str:
 def run(argv: list[str], rules: str | None = None, engine: str | None = None,
         log: str | None = None, env: dict[str, str] | None = None, strace: bool = False,
         trace_json: str | None = None, summary: bool = False,
-        lua_budget: int = DEFAULT_BUDGET, lua_memory_mb: int = DEFAULT_MEMORY >> 20) -> int:
+        lua_budget: int = DEFAULT_BUDGET, lua_memory_mb: int = DEFAULT_MEMORY >> 20,
+        *, in_place: bool = False) -> int:
     """Run argv[0] with arguments argv[1:] under the rules folder `rules`.
 
     strace: log every call as qemu-user's -strace does; trace_json: write every call as
     a JSON object per line to that file; summary: print a table of calls at exit;
-    lua_budget: Lua instructions per hook call; lua_memory_mb: the Lua state's memory cap.
+    lua_budget: Lua instructions per hook call; lua_memory_mb: the Lua state's memory cap;
+    in_place: the engine may make this process the program's (for the CLI).
 
     Returns the program's exit status (128+N if signal N killed it). Raises UsageError
     when luatrap itself cannot run it.
@@ -89,10 +91,44 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
                 tracer = Tracer(sink, strace=strace, json_path=trace_json, summary=summary)
             except OSError as e:
                 raise UsageError(f"cannot open {trace_json}: {e.strerror}") from None
+        settings = {"rules": os.path.abspath(rules) if rules else None, "strace": strace,
+                    "summary": summary, "lua_budget": lua_budget,
+                    "lua_memory_mb": lua_memory_mb, "host_env": dict(os.environ)}
         try:
-            return engine_module.run(Program(path, list(argv), env),
+            return engine_module.run(Program(path, list(argv), env, settings, in_place),
                                      Session(book, sink, tracer))
         except EngineError as e:
             raise UsageError(str(e)) from None
     finally:
         sink.close()
+
+
+def run_exec_state(fd: int) -> int:
+    """Go on with a program that execve'd under the emulate engine: the state its
+    luatrap wrote to `fd` (settings, open log files, the new program and its argv)."""
+    import json
+
+    with open(fd, "rb") as f:
+        state = json.loads(f.read())
+    sink = Log(fd=state["log_fd"])
+    book = None
+    if state["rules"]:
+        try:
+            book = RuleBook(state["rules"], sink, budget=state["lua_budget"],
+                            max_memory=state["lua_memory_mb"] << 20)
+        except RulesError as e:
+            sink(f"luatrap: {e}")
+            return 2
+    tracer = None
+    if state["strace"] or state.get("json_fd") is not None or state["summary"]:
+        from luatrap.trace import Tracer
+
+        tracer = Tracer(sink, strace=state["strace"], json_path=state.get("json_fd"),
+                        summary=state["summary"])
+    state["raw_env"] = [e.encode("latin-1") for e in state["env"]]
+    program = Program(state["path"], state["argv"], {}, state, in_place=True)
+    try:
+        return engines.load("emulate").run(program, Session(book, sink, tracer))
+    except EngineError as e:
+        sink(f"luatrap: {e}")
+        return 127

@@ -19,7 +19,7 @@ options:
   --version                  show luatrap's version and exit
   -rules path, --rules path  set the rules folder path
   --engine native|emulate    how the program runs (default: native when the host can
-                             run it, else emulate; emulate is not in this version yet)
+                             run it, else emulate)
   -E VAR=VALUE               set VAR in the program's environment
   -U VAR                     remove VAR from the program's environment
   --log FILE                 write [Lua Log], [Lua Error] and luatrap's messages to FILE
@@ -126,6 +126,10 @@ def _positive(value: str | None, option: str) -> int | None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `luatrap` command; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--exec-state"] and len(args) == 2:  # the emulate engine's execve
+        from luatrap.api import run_exec_state
+
+        return run_exec_state(int(args[1]))
     if args[:1] == ["check"]:
         if len(args) != 2:
             print("usage: luatrap check RULES_DIR", file=sys.stderr)
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                   "lua_memory_mb": _positive(opts.lua_memory, "--lua-memory")}
         return run(opts.argv, rules=opts.rules, engine=opts.engine, log=opts.log, env=env,
                    strace=opts.strace, trace_json=opts.trace_json, summary=opts.summary,
-                   **{k: v for k, v in limits.items() if v is not None})
+                   in_place=True, **{k: v for k, v in limits.items() if v is not None})
     except UsageError as e:
         print(f"luatrap: {e}", file=sys.stderr)
         return 2

@@ -7,10 +7,13 @@ import os
 class Log:
     """A line sink: every call writes one complete line with a single write(2)."""
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, fd: int | None = None) -> None:
+        """Lines go to the file at `path`, else to the open `fd`, else to stderr."""
         self.path = path
-        self.fd = 2 if path is None else os.open(
-            path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        if path is not None:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+                         | os.O_CLOEXEC, 0o644)
+        self.fd = 2 if fd is None else fd
 
     def __call__(self, line: str | bytes) -> None:
         data = (line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line)

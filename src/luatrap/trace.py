@@ -40,12 +40,14 @@ class _Stats:
 class Tracer:
     """Writes strace lines (to the log), JSON Lines (to a file) and/or a summary."""
 
-    def __init__(self, log: Log, strace: bool = False, json_path: str | None = None,
+    def __init__(self, log: Log, strace: bool = False, json_path: str | int | None = None,
                  summary: bool = False) -> None:
+        """json_path: a file to create, or an open file descriptor to append to."""
         self.log = log
         self.strace = strace
         self.summary = summary
-        self.json = open(json_path, "w", buffering=1) if json_path else None  # noqa: SIM115
+        self.json = (open(json_path, "w", buffering=1)  # noqa: SIM115
+                     if json_path is not None and json_path != "" else None)
         self.decoder: decode.Decoder | None = None
         self.pid_of = lambda tid: tid
         self.stats: dict[str, _Stats] = defaultdict(_Stats)

@@ -1,7 +1,7 @@
 """What every engine is handed: the program to run, resolved and checked by the CLI."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -11,6 +11,12 @@ class Program:
     path: str
     argv: list[str]
     env: dict[str, str]
+    # The options of this run, for an engine that must start luatrap again (emulate's
+    # execve): rules, strace, summary, lua_budget, lua_memory_mb, ...
+    settings: dict = field(default_factory=dict)
+    # May the engine turn luatrap's own process into the program's (the CLI: yes, as
+    # qemu-user does; the Python API: no, it must return)?
+    in_place: bool = False
 
 
 class EngineError(Exception):

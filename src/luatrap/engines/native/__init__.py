@@ -10,9 +10,9 @@ from __future__ import annotations
 from luatrap.engines.base import Program
 from luatrap.engines.native import kernel as k
 from luatrap.engines.native import launcher, seccomp_filter
-from luatrap.engines.native.memory import ProcessMemory
 from luatrap.engines.native.signals import SignalFd
 from luatrap.engines.native.supervisor import Supervisor
+from luatrap.engines.process_memory import ProcessMemory
 from luatrap.session import Session
 from luatrap.syscalls import compat, table
 

@@ -89,12 +89,6 @@ class SeccompNotifResp(ctypes.Structure):
                 ("error", ctypes.c_int32), ("flags", ctypes.c_uint32)]
 
 
-class IoVec(ctypes.Structure):
-    """struct iovec."""
-
-    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
-
-
 assert ctypes.sizeof(UserRegs) == 27 * 8
 assert ctypes.sizeof(SeccompNotif) == 80 and ctypes.sizeof(SeccompNotifResp) == 24
 
@@ -116,14 +110,6 @@ prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, 
 prctl.restype = ctypes.c_int
 syscall = libc.syscall
 syscall.restype = ctypes.c_long
-_vm_argtypes = [ctypes.c_int, ctypes.POINTER(IoVec), ctypes.c_ulong,
-                ctypes.POINTER(IoVec), ctypes.c_ulong, ctypes.c_ulong]
-process_vm_readv = libc.process_vm_readv
-process_vm_readv.argtypes = _vm_argtypes
-process_vm_readv.restype = ctypes.c_ssize_t
-process_vm_writev = libc.process_vm_writev
-process_vm_writev.argtypes = _vm_argtypes
-process_vm_writev.restype = ctypes.c_ssize_t
 
 
 def check(result: int, what: str) -> int:

@@ -17,9 +17,9 @@ import struct
 import time
 
 from luatrap.engines.native import kernel as k
-from luatrap.engines.native.memory import ProcessMemory
 from luatrap.engines.native.signals import FORWARDED, SignalFd, from_terminal_or_kernel
 from luatrap.engines.native.traced_calls import TracedCalls
+from luatrap.engines.process_memory import ProcessMemory
 from luatrap.rules import RunNow
 from luatrap.session import Session
 from luatrap.syscalls import compat

@@ -1,4 +1,4 @@
-"""Reading and writing a traced thread's memory with process_vm_readv/writev.
+"""Reading and writing a thread's memory (another process's, or this one's) safely.
 
 A transfer that crosses into an unmapped page fails as a whole, so strings are read
 page by page and a partial transfer counts as a fault.
@@ -9,7 +9,23 @@ import ctypes
 import errno
 import os
 
-from luatrap.engines.native import kernel as k
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class IoVec(ctypes.Structure):
+    """struct iovec."""
+
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+_vm_argtypes = [ctypes.c_int, ctypes.POINTER(IoVec), ctypes.c_ulong,
+                ctypes.POINTER(IoVec), ctypes.c_ulong, ctypes.c_ulong]
+process_vm_readv = _libc.process_vm_readv
+process_vm_readv.argtypes = _vm_argtypes
+process_vm_readv.restype = ctypes.c_ssize_t
+process_vm_writev = _libc.process_vm_writev
+process_vm_writev.argtypes = _vm_argtypes
+process_vm_writev.restype = ctypes.c_ssize_t
 
 PAGE = 4096
 
@@ -19,12 +35,12 @@ class ProcessMemory:
 
     def __init__(self) -> None:
         self._buf = ctypes.create_string_buffer(PAGE)
-        self._local = k.IoVec(ctypes.addressof(self._buf), 0)
-        self._remote = k.IoVec(0, 0)
+        self._local = IoVec(ctypes.addressof(self._buf), 0)
+        self._remote = IoVec(0, 0)
         self._tgid: dict[int, int] = {}
         self.touched = False  # set when a hook reads or writes memory
 
-    def _transfer(self, fn, tid: int, local: k.IoVec, addr: int, size: int) -> None:
+    def _transfer(self, fn, tid: int, local: IoVec, addr: int, size: int) -> None:
         self.touched = True
         self._remote.iov_base = addr & 0xFFFFFFFFFFFFFFFF
         self._remote.iov_len = size
@@ -38,7 +54,7 @@ class ProcessMemory:
         if size == 0:
             return b""
         buf = ctypes.create_string_buffer(size)
-        self._transfer(k.process_vm_readv, tid, k.IoVec(ctypes.addressof(buf), size),
+        self._transfer(process_vm_readv, tid, IoVec(ctypes.addressof(buf), size),
                        addr, size)
         return buf.raw
 
@@ -48,7 +64,7 @@ class ProcessMemory:
         while len(out) < limit:
             chunk = min(PAGE - (addr & (PAGE - 1)), limit - len(out))
             self._local.iov_len = chunk
-            self._transfer(k.process_vm_readv, tid, self._local, addr, chunk)
+            self._transfer(process_vm_readv, tid, self._local, addr, chunk)
             data = self._buf.raw[:chunk]
             end = data.find(b"\0")
             if end >= 0:
@@ -68,8 +84,8 @@ class ProcessMemory:
         self.touched = True
         buf = ctypes.create_string_buffer(data, len(data))
         try:
-            self._transfer(k.process_vm_writev, tid,
-                           k.IoVec(ctypes.addressof(buf), len(data)), addr, len(data))
+            self._transfer(process_vm_writev, tid,
+                           IoVec(ctypes.addressof(buf), len(data)), addr, len(data))
         except OSError as e:
             if e.errno != errno.EFAULT:
                 raise

@@ -1,0 +1,40 @@
+"""The emulate engine: the program runs on an emulated CPU (Unicorn) with luatrap's own
+Linux layer, the design of qemu-user, in Python.
+
+Guest memory is luatrap's memory at the same addresses, so most system calls go to the
+host kernel as they are; the rest are emulated (calls.py). Every system call passes
+through luatrap, so a ruled call costs no kernel round trip. The CLI runs the program
+in luatrap's own process, as qemu-user does; the Python API runs it in a child.
+"""
+from __future__ import annotations
+
+import os
+
+from luatrap.engines.base import EngineError, Program
+from luatrap.session import Session
+
+NAME = "emulate"
+
+
+def run(program: Program, session: Session) -> int:
+    """Run `program` to completion under `session`; its exit status as a shell shows it."""
+    from luatrap.engines.emulate.linux import Emulator  # imports unicorn's library
+
+    if not program.in_place:
+        pid = os.fork()
+        if pid:
+            status = os.waitpid(pid, 0)[1]
+            return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else \
+                128 + os.WTERMSIG(status)
+        try:
+            Emulator(session).start(program)
+        except BaseException as e:  # noqa: BLE001 - the forked child must never return
+            message = str(e) if isinstance(e, EngineError) else \
+                f"internal error: {type(e).__name__}: {e}"
+            os.write(2, f"luatrap: {message}\n".encode())
+        os._exit(2)
+    Emulator(session).start(program)
+    return 2  # not reached: start() ends the process
+
+
+__all__ = ["NAME", "run"]

@@ -1,0 +1,297 @@
+"""The system calls the emulate engine answers itself, one function each.
+
+Everything else is forwarded to the host kernel as it is. These are the calls that,
+forwarded, would act on luatrap's own process instead of the guest's view of it: its
+memory map, its thread-local storage, its signal handlers and mask, its threads, its
+exit, its program image, and luatrap's own file descriptors.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import mmap
+import os
+import signal
+import struct
+import sys
+from typing import TYPE_CHECKING
+
+from luatrap.engines.emulate import cpu as regs
+from luatrap.engines.emulate import host, loader
+from luatrap.engines.emulate import signals as sig
+from luatrap.syscalls import table as syscall_table
+
+if TYPE_CHECKING:
+    from luatrap.engines.emulate.linux import Emulator
+    from luatrap.engines.emulate.threads import GuestThread
+
+CLONE_VM, CLONE_VFORK, CLONE_SETTLS = 0x100, 0x4000, 0x80000
+CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID = 0x100000, 0x200000, 0x1000000
+CLONE_THREAD = 0x10000
+ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
+PR_SET_SECCOMP = 22
+MAX_ARGS = 1 << 16
+
+
+def brk(emu: Emulator, t: GuestThread, addr: int, *_) -> int:
+    return emu.memory.set_brk(addr)
+
+
+def mmap_(emu: Emulator, t: GuestThread, addr, length, prot, flags, fd, off) -> int:
+    return emu.memory.mmap(addr, length, prot, flags, fd, off)
+
+
+def munmap(emu: Emulator, t: GuestThread, addr: int, length: int, *_) -> int:
+    return emu.memory.munmap(addr, length)
+
+
+def mprotect(emu: Emulator, t: GuestThread, addr: int, length: int, prot: int, *_) -> int:
+    return emu.memory.mprotect(addr, length, prot)
+
+
+def pkey_mprotect(emu: Emulator, t: GuestThread, addr, length, prot, *_) -> int:
+    return emu.memory.mprotect(addr, length, prot)
+
+
+def mremap(emu: Emulator, t: GuestThread, old, old_len, new_len, flags, new, *_) -> int:
+    return emu.memory.mremap(old, old_len, new_len, flags, new)
+
+
+def madvise(emu: Emulator, t: GuestThread, addr: int, length: int, advice: int, *_) -> int:
+    if not emu.memory.covers(addr, host.page_up(addr + length)):
+        return -errno.ENOMEM
+    return host.syscall(28, addr, length, advice, 0, 0, 0)
+
+
+def shmat(emu: Emulator, t: GuestThread, shmid: int, addr: int, flags: int, *_) -> int:
+    if addr and not emu.memory.covers(addr, addr + 1):
+        return -errno.EINVAL
+    result = host.syscall(30, shmid, addr, flags, 0, 0, 0)
+    if not host.failed(result):
+        buf = ctypes.create_string_buffer(112)  # struct shmid_ds; shm_segsz at 48
+        host.syscall(31, shmid, 2, ctypes.addressof(buf), 0, 0, 0)  # IPC_STAT
+        size = struct.unpack_from("<Q", buf.raw, 48)[0]
+        prot = mmap.PROT_READ | (0 if flags & 0o10000 else mmap.PROT_WRITE)  # SHM_RDONLY
+        emu.memory.record(result, result + size, prot)
+        emu.shm_sizes[result] = size
+    return result
+
+
+def shmdt(emu: Emulator, t: GuestThread, addr: int, *_) -> int:
+    size = emu.shm_sizes.pop(addr, None)
+    if size is None:
+        return -errno.EINVAL
+    result = host.syscall(67, addr, 0, 0, 0, 0, 0)
+    emu.memory.forget(addr, host.page_up(addr + size))
+    return result
+
+
+def arch_prctl(emu: Emulator, t: GuestThread, code: int, addr: int, *_) -> int:
+    if code in (ARCH_SET_FS, ARCH_SET_GS):
+        emu.cpu.write(regs.FS_BASE if code == ARCH_SET_FS else regs.GS_BASE, addr)
+        return 0
+    if code in (ARCH_GET_FS, ARCH_GET_GS):
+        value = emu.cpu.read(regs.FS_BASE if code == ARCH_GET_FS else regs.GS_BASE)
+        ctypes.c_uint64.from_address(addr).value = value
+        return 0
+    return -errno.EINVAL
+
+
+def set_tid_address(emu: Emulator, t: GuestThread, addr: int, *_) -> int:
+    t.clear_child_tid = addr
+    return t.tid
+
+
+def set_robust_list(emu: Emulator, t: GuestThread, *_) -> int:
+    return 0  # the host thread's own list must stay Python's
+
+
+def enosys(emu: Emulator, t: GuestThread, *_) -> int:
+    return -errno.ENOSYS
+
+
+def exit_(emu: Emulator, t: GuestThread, code: int, *_) -> object:
+    t.exit_code = code & 0xFF
+    emu.cpu.stop()
+    from luatrap.engines.emulate.linux import DONE
+
+    return DONE
+
+
+def exit_group(emu: Emulator, t: GuestThread, code: int, *_) -> object:
+    emu.exit_process(code & 0xFF)
+
+
+def prctl(emu: Emulator, t: GuestThread, option: int, *args) -> int:
+    if option == PR_SET_SECCOMP:
+        return -errno.EINVAL  # a filter would apply to luatrap itself
+    return host.syscall(157, option, *args)
+
+
+# -- signals -------------------------------------------------------------------------
+def rt_sigaction(emu: Emulator, t: GuestThread, signo: int, new: int, old: int, size, *_) -> int:
+    return emu.signals.sigaction(signo, new, old) if size == 8 else -errno.EINVAL
+
+
+def rt_sigprocmask(emu: Emulator, t: GuestThread, how: int, new: int, old: int, size, *_) -> int:
+    result = emu.signals.set_mask(t, how, new, old) if size == 8 else -errno.EINVAL
+    if emu.signals.pending_for(t):
+        emu.cpu.stop()
+    return result
+
+
+def rt_sigpending(emu: Emulator, t: GuestThread, out: int, size: int, *_) -> int:
+    ctypes.c_uint64.from_address(out).value = (t.pending | emu.signals.process_pending) & t.mask
+    return 0
+
+
+def rt_sigreturn(emu: Emulator, t: GuestThread, *_) -> object:
+    from luatrap.engines.emulate.linux import DONE
+
+    t.sigreturn = True
+    emu.cpu.stop()
+    return DONE
+
+
+def rt_sigsuspend(emu: Emulator, t: GuestThread, mask: int, size: int, *_) -> object:
+    """Wait under `mask` for a signal; its handler's frame keeps the mask from before
+    (as the kernel does), so the old mask is back once the handler returns."""
+    t.saved_mask = t.mask
+    t.mask = ctypes.c_uint64.from_address(mask).value & ~sig.bit(signal.SIGKILL)
+    return emu.perform(t, 34, [0] * 6)  # pause(2), which a kick interrupts
+
+
+def sigaltstack(emu: Emulator, t: GuestThread, new: int, old: int, *_) -> int:
+    sp, size, flags = t.altstack
+    on = sp <= emu.cpu.read(regs.RSP) < sp + size
+    if old:
+        ctypes.memmove(old, struct.pack("<QiiQ", sp, (sig.SS_ONSTACK if on else 0) | (flags & 2),
+                                        0, size), 24)
+    if new:
+        if on:
+            return -errno.EPERM
+        nsp, nflags, _, nsize = struct.unpack("<QiiQ", ctypes.string_at(new, 24))
+        t.altstack = (nsp, nsize, nflags)
+    return 0
+
+
+def tgkill(emu: Emulator, t: GuestThread, tgid: int, tid: int, signo: int, *_) -> int:
+    if tgid != os.getpid():
+        return host.syscall(234, tgid, tid, signo, 0, 0, 0)
+    return tkill(emu, t, tid, signo)
+
+
+def tkill(emu: Emulator, t: GuestThread, tid: int, signo: int, *_) -> int:
+    target = next((x for x in emu.threads if x.tid == tid), None)
+    if target is None:
+        return host.syscall(200, tid, signo, 0, 0, 0, 0)
+    if signo == 0:
+        return 0
+    if signo not in sig.ALL and signo not in sig.UNCATCHABLE:
+        return -errno.EINVAL
+    if signo in sig.UNCATCHABLE:
+        os.kill(os.getpid(), signo)
+        return 0
+    info = sig.make_info(signo, -6, os.getpid(), os.getuid())  # SI_TKILL
+    emu.signals.post(signo, info, target, emu.threads)
+    emu.kick(target)
+    return 0
+
+
+# -- file descriptors luatrap keeps for itself ---------------------------------------
+def close(emu: Emulator, t: GuestThread, fd: int, *_) -> int:
+    if fd in emu.reserved_fds:
+        return -errno.EBADF
+    return host.syscall(3, fd, 0, 0, 0, 0, 0)
+
+
+def close_range(emu: Emulator, t: GuestThread, first: int, last: int, flags: int, *_) -> int:
+    first, last = first & 0xFFFFFFFF, last & 0xFFFFFFFF
+    for fd in sorted(f for f in emu.reserved_fds if first <= f <= last):
+        if fd > first:
+            result = host.syscall(436, first, fd - 1, flags, 0, 0, 0)
+            if result:
+                return result
+        first = fd + 1
+    if first > last:
+        return 0
+    return host.syscall(436, first, last, flags, 0, 0, 0)
+
+
+def dup2(emu: Emulator, t: GuestThread, old: int, new: int, *_) -> int:
+    return -errno.EBADF if new in emu.reserved_fds else host.syscall(33, old, new, 0, 0, 0, 0)
+
+
+def dup3(emu: Emulator, t: GuestThread, old: int, new: int, flags: int, *_) -> int:
+    return -errno.EBADF if new in emu.reserved_fds else host.syscall(292, old, new, flags, 0, 0, 0)
+
+
+# -- threads and processes -------------------------------------------------------------
+def clone(emu: Emulator, t: GuestThread, flags, stack, ptid, ctid, tls, *_) -> int:
+    if flags & CLONE_THREAD:
+        if not flags & CLONE_VM:
+            return -errno.EINVAL
+        return emu.clone_thread(t, flags, stack, ptid, ctid, tls)
+    return emu.fork(t, flags, stack, ptid, ctid, tls)
+
+
+def fork(emu: Emulator, t: GuestThread, *_) -> int:
+    return emu.fork(t, 0, 0, 0, 0, 0)
+
+
+def vfork(emu: Emulator, t: GuestThread, *_) -> int:
+    return emu.fork(t, CLONE_VM | CLONE_VFORK, 0, 0, 0, 0)
+
+
+def execve(emu: Emulator, t: GuestThread, path: int, argv: int, envp: int, *_) -> int:
+    try:
+        name = ctypes.string_at(path).decode(errors="surrogateescape")
+        args = [a.decode(errors="surrogateescape") for a in _strings(argv)]
+        env = _strings(envp)
+    except (OSError, ValueError):
+        return -errno.EFAULT
+    failure = loader.check_executable(name)
+    if failure:
+        return -failure
+    return emu.exec_program(t, name, args, env)
+
+
+def execveat(emu: Emulator, t: GuestThread, dirfd, path, argv, envp, flags, *_) -> int:
+    if dirfd & 0xFFFFFFFF != 0xFFFFFF9C or flags:  # only AT_FDCWD, no flags
+        return -errno.ENOSYS
+    return execve(emu, t, path, argv, envp)
+
+
+def _strings(array: int) -> list[bytes]:
+    out = []
+    while array and len(out) < MAX_ARGS:
+        ptr = ctypes.c_uint64.from_address(array).value
+        if not ptr:
+            break
+        out.append(ctypes.string_at(ptr))
+        array += 8
+    return out
+
+
+EMULATED = {
+    "brk": brk, "mmap": mmap_, "munmap": munmap, "mprotect": mprotect, "mremap": mremap,
+    "pkey_mprotect": pkey_mprotect, "madvise": madvise, "shmat": shmat, "shmdt": shmdt,
+    "arch_prctl": arch_prctl, "set_tid_address": set_tid_address,
+    "set_robust_list": set_robust_list, "rseq": enosys, "clone3": enosys,
+    "modify_ldt": enosys, "seccomp": enosys, "prctl": prctl,
+    "exit": exit_, "exit_group": exit_group,
+    "rt_sigaction": rt_sigaction, "rt_sigprocmask": rt_sigprocmask,
+    "rt_sigpending": rt_sigpending, "rt_sigreturn": rt_sigreturn,
+    "rt_sigsuspend": rt_sigsuspend, "sigaltstack": sigaltstack,
+    "tgkill": tgkill, "tkill": tkill,
+    "close": close, "close_range": close_range, "dup2": dup2, "dup3": dup3,
+    "clone": clone, "fork": fork, "vfork": vfork, "execve": execve, "execveat": execveat,
+}
+
+
+def table() -> dict[int, object]:
+    """System call number -> the function that emulates it."""
+    return {syscall_table.by_name(name).nr: fn for name, fn in EMULATED.items()}
+
+
+__all__ = ["EMULATED", "table", "signal", "sys"]

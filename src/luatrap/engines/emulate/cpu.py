@@ -1,0 +1,223 @@
+"""An emulated x86_64 CPU: libunicorn (QEMU's TCG as a library) through raw ctypes calls.
+
+The unicorn package's own Python API costs 20-35 us per system call; calling the C
+library directly with preallocated buffers costs ~4 (DESIGN.md). Only the library file
+is taken from the package, so importing luatrap does not import unicorn's bindings.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+
+UC_ARCH_X86, UC_MODE_64 = 4, 8
+UC_HOOK_INTR, UC_HOOK_INSN, UC_HOOK_MEM_INVALID = 1, 2, 1008
+UC_X86_INS_SYSCALL = 699
+UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC = 1, 2, 4
+UC_ERR_OK, UC_ERR_INSN_INVALID, UC_ERR_EXCEPTION = 0, 10, 21
+UC_MEM_FAULTS = range(6, 9), range(12, 15)  # *_UNMAPPED, *_PROT
+_UC_CTL_TB_REMOVE_CACHE, _UC_CTL_IO_WRITE = 9, 1
+_REMOVE_CACHE = _UC_CTL_TB_REMOVE_CACHE | (2 << 26) | (_UC_CTL_IO_WRITE << 30)
+
+# Unicorn's register ids (unicorn/x86_const.py).
+RAX, RBP, RBX, RCX, RDI, RDX, RIP, RSI, RSP = 35, 36, 37, 38, 39, 40, 41, 43, 44
+R8, R9, R10, R11, R12, R13, R14, R15 = range(106, 114)
+EFLAGS, FS_BASE, GS_BASE, MXCSR = 25, 250, 251, 249
+XMM0 = 122
+# The order of the kernel's struct sigcontext general registers (r8..r15, rdi, rsi, rbp,
+# rbx, rdx, rax, rcx, rsp, rip, eflags).
+SIGCONTEXT_REGS = (R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX,
+                   RCX, RSP, RIP, EFLAGS)
+SYSCALL_REGS = (RAX, RDI, RSI, RDX, R10, R8, R9)
+I386_REGS = (RAX, RBX, RCX, RDX, RSI, RDI, RBP)
+
+HOOK_SYSCALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+HOOK_INTR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
+HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
+                                    ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
+                                    ctypes.c_void_p)
+
+
+class UnicornError(Exception):
+    """libunicorn refused an operation."""
+
+
+def _load() -> ctypes.CDLL:
+    spec = importlib.util.find_spec("unicorn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("unicorn is not installed")
+    for folder in spec.submodule_search_locations:
+        path = os.path.join(folder, "lib", "libunicorn.so.2")
+        if os.path.exists(path):
+            lib = ctypes.CDLL(path)
+            break
+    else:
+        raise ImportError("libunicorn.so.2 not found in the unicorn package")
+    vp, u64, i32 = ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int
+    protos = {
+        "uc_open": (i32, [i32, i32, ctypes.POINTER(vp)]),
+        "uc_strerror": (ctypes.c_char_p, [i32]),
+        "uc_mem_map_ptr": (i32, [vp, u64, ctypes.c_size_t, ctypes.c_uint32, vp]),
+        "uc_mem_unmap": (i32, [vp, u64, ctypes.c_size_t]),
+        "uc_mem_protect": (i32, [vp, u64, ctypes.c_size_t, ctypes.c_uint32]),
+        "uc_reg_read": (i32, [vp, i32, vp]),
+        "uc_reg_write": (i32, [vp, i32, vp]),
+        "uc_reg_read_batch": (i32, [vp, vp, vp, i32]),
+        "uc_reg_write_batch": (i32, [vp, vp, vp, i32]),
+        "uc_emu_start": (i32, [vp, u64, u64, u64, ctypes.c_size_t]),
+        "uc_emu_stop": (i32, [vp]),
+        "uc_hook_add": (i32, [vp, ctypes.POINTER(ctypes.c_size_t), i32, vp, vp, u64, u64]),
+        "uc_context_alloc": (i32, [vp, ctypes.POINTER(vp)]),
+        "uc_context_save": (i32, [vp, vp]),
+        "uc_context_restore": (i32, [vp, vp]),
+        "uc_context_free": (i32, [vp]),
+        "uc_context_reg_write": (i32, [vp, i32, vp]),
+    }
+    for name, (restype, argtypes) in protos.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = restype, argtypes
+    return lib
+
+
+lib = _load()
+
+
+def uc_perms(prot: int) -> int:
+    """Unicorn permissions for mmap's PROT_* bits (they happen to be the same bits)."""
+    return prot & (UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
+
+
+class Cpu:
+    """One emulated CPU whose memory is host memory at the same addresses."""
+
+    def __init__(self) -> None:
+        self.handle = ctypes.c_void_p()
+        self._check(lib.uc_open(UC_ARCH_X86, UC_MODE_64, ctypes.byref(self.handle)), "open")
+        self.uc = self.handle.value
+        self._word = ctypes.c_uint64()
+        self._word_p = ctypes.addressof(self._word)
+        self._xmm = (ctypes.c_uint64 * 2)()
+        self._hooks: list = []  # the ctypes callbacks must outlive the hooks
+        self.error: BaseException | None = None  # raised in a hook, re-raised by run()
+
+    @staticmethod
+    def _check(err: int, what: str) -> None:
+        if err != UC_ERR_OK:
+            raise UnicornError(f"unicorn {what}: {lib.uc_strerror(err).decode()}")
+
+    def map(self, addr: int, size: int, prot: int) -> None:
+        """Show the host pages [addr, addr+size) to the guest with PROT_* `prot`."""
+        self._check(lib.uc_mem_map_ptr(self.uc, addr, size, uc_perms(prot), addr), "map")
+
+    def unmap(self, addr: int, size: int) -> None:
+        self._check(lib.uc_mem_unmap(self.uc, addr, size), "unmap")
+
+    def forget_code(self, start: int, end: int) -> None:
+        """Drop translated blocks of [start, end): the code there changed."""
+        lib.uc_ctl(self.handle, ctypes.c_int(_REMOVE_CACHE), ctypes.c_uint64(start),
+                   ctypes.c_uint64(end))
+
+    def read(self, reg: int) -> int:
+        lib.uc_reg_read(self.uc, reg, self._word_p)
+        return self._word.value
+
+    def write(self, reg: int, value: int) -> None:
+        self._word.value = value & 0xFFFFFFFFFFFFFFFF
+        lib.uc_reg_write(self.uc, reg, self._word_p)
+
+    def read_xmm(self, n: int) -> bytes:
+        lib.uc_reg_read(self.uc, XMM0 + n, self._xmm)
+        return bytes(self._xmm)
+
+    def write_xmm(self, n: int, data: bytes) -> None:
+        ctypes.memmove(self._xmm, data, 16)
+        lib.uc_reg_write(self.uc, XMM0 + n, self._xmm)
+
+    def batch(self, regs: tuple[int, ...]) -> RegisterBatch:
+        return RegisterBatch(self.uc, regs)
+
+    def _guarded(self, fn):
+        """ctypes prints and drops what a callback raises: keep it for run() instead."""
+        def call(*args):
+            try:
+                return fn(*args)
+            except BaseException as e:  # noqa: BLE001
+                self.error = e
+                lib.uc_emu_stop(self.uc)
+        return call
+
+    def hook_syscall(self, fn) -> None:
+        """Call fn() at each `syscall` instruction, before rip moves past it."""
+        guarded = self._guarded(fn)
+        self._add(UC_HOOK_INSN, HOOK_SYSCALL(lambda _uc, _data: guarded()), UC_X86_INS_SYSCALL)
+
+    def hook_interrupt(self, fn) -> None:
+        """Call fn(vector) at each interrupt or exception (int 0x80, divide error, ...)."""
+        guarded = self._guarded(fn)
+        self._add(UC_HOOK_INTR, HOOK_INTR(lambda _uc, intno, _data: guarded(intno)))
+
+    def hook_bad_access(self, fn) -> None:
+        """Call fn(address) when the guest touches memory it may not; emulation stops."""
+        guarded = self._guarded(fn)
+
+        def on_fault(_uc, _kind, address, _size, _value, _data):
+            guarded(address)
+            return False
+        self._add(UC_HOOK_MEM_INVALID, HOOK_MEM_INVALID(on_fault))
+
+    def _add(self, kind: int, cb, *extra: int) -> None:
+        handle = ctypes.c_size_t()
+        args = [ctypes.c_int(x) for x in extra]
+        self._check(lib.uc_hook_add(self.uc, ctypes.byref(handle), kind,
+                                    ctypes.cast(cb, ctypes.c_void_p), None,
+                                    ctypes.c_uint64(1), ctypes.c_uint64(0), *args), "hook")
+        self._hooks.append(cb)
+
+    def run(self, rip: int) -> int:
+        """Execute from rip until stopped or a fault; the unicorn error code (0: stopped)."""
+        err = lib.uc_emu_start(self.uc, rip, 0xFFFFFFFFFFFFFFFF, 0, 0)
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return err
+
+    def stop(self) -> None:
+        """Make run() return at the next block boundary; safe from any thread."""
+        lib.uc_emu_stop(self.uc)
+
+    def new_context(self) -> ctypes.c_void_p:
+        ctx = ctypes.c_void_p()
+        self._check(lib.uc_context_alloc(self.uc, ctypes.byref(ctx)), "context")
+        return ctx
+
+    def save(self, ctx: ctypes.c_void_p) -> None:
+        lib.uc_context_save(self.uc, ctx)
+
+    def restore(self, ctx: ctypes.c_void_p) -> None:
+        lib.uc_context_restore(self.uc, ctx)
+
+    def context_write(self, ctx: ctypes.c_void_p, reg: int, value: int) -> None:
+        """Set a register in a saved context (not the running CPU)."""
+        self._word.value = value & 0xFFFFFFFFFFFFFFFF
+        lib.uc_context_reg_write(ctx, reg, self._word_p)
+
+
+class RegisterBatch:
+    """Reads or writes a fixed list of registers in one library call, into one buffer."""
+
+    def __init__(self, uc: int, regs: tuple[int, ...]) -> None:
+        n = len(regs)
+        self.uc, self.n = uc, n
+        self.values = (ctypes.c_int64 * n)()
+        self.ids = (ctypes.c_int * n)(*regs)
+        base = ctypes.addressof(self.values)
+        self.ptrs = (ctypes.c_void_p * n)(*[base + 8 * i for i in range(n)])
+
+    def load(self) -> ctypes.Array:
+        """The registers' current values as signed 64-bit integers."""
+        lib.uc_reg_read_batch(self.uc, self.ids, self.ptrs, self.n)
+        return self.values
+
+    def store(self) -> None:
+        """Write `values` back into the registers."""
+        lib.uc_reg_write_batch(self.uc, self.ids, self.ptrs, self.n)

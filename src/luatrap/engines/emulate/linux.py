@@ -1,0 +1,419 @@
+"""luatrap's Linux layer for one emulated process: system calls, threads, faults, signals.
+
+Every `syscall` instruction of the guest lands in `on_syscall`. A call with a rule (or
+every call, when tracing) goes to the session first; then it is either emulated (the
+calls in `calls.EMULATED`: memory maps, signals, threads, processes, exit) or forwarded
+to the host kernel as it is, on the guest thread's own host thread. A call that may
+block, made while other guest threads exist, is made outside the CPU (see threads.py).
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import signal
+import threading
+
+from luatrap.engines.base import EngineError, Program
+from luatrap.engines.emulate import calls, host, loader, processes
+from luatrap.engines.emulate import cpu as regs
+from luatrap.engines.emulate import signals as sig
+from luatrap.engines.emulate.cpu import Cpu
+from luatrap.engines.emulate.memory import GuestMemory
+from luatrap.engines.emulate.threads import CpuLock, GuestThread
+from luatrap.engines.emulate.watcher import Watcher, block_signals
+from luatrap.session import RunNow, Session
+from luatrap.syscalls import compat, table
+
+OUTSIDE = object()  # perform(): this call must be made without holding the CPU
+DONE = object()  # perform(): the call set the registers itself (no result to write)
+NEVER_BLOCK = {table.by_name(n).nr for n in (
+    "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "lseek",
+    "fstat", "newfstatat", "statx", "getrandom", "clock_gettime", "gettimeofday", "time",
+    "uname", "getcwd", "prlimit64", "getrlimit", "ioctl", "fcntl", "dup", "pipe2", "close",
+    "access", "faccessat", "faccessat2", "readlink", "readlinkat", "getdents64", "umask",
+    "sched_getaffinity", "sched_yield", "getrusage", "sysinfo", "times", "kill", "getpgrp",
+    "getpgid", "getsid", "setpgid", "prctl", "madvise", "getcpu", "alarm", "setitimer",
+    "timer_create", "timer_settime", "socket", "bind", "listen", "getsockname",
+    "setsockopt", "getsockopt", "eventfd2", "epoll_create1", "epoll_ctl", "pipe")}
+RESTARTABLE_NEVER = {table.by_name(n).nr for n in (
+    "pause", "rt_sigsuspend", "nanosleep", "clock_nanosleep", "poll", "ppoll", "select",
+    "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2", "rt_sigtimedwait", "semop",
+    "semtimedop", "msgrcv", "msgsnd", "io_getevents")}
+EPIPE_SIGNALS = {-errno.EPIPE: signal.SIGPIPE, -errno.EFBIG: signal.SIGXFSZ}
+FAULT_SIGNALS = {0: (signal.SIGFPE, 1), 1: (signal.SIGTRAP, 1), 3: (signal.SIGTRAP, 0x80),
+                 4: (signal.SIGSEGV, 0x80), 5: (signal.SIGSEGV, 0x80), 6: (signal.SIGILL, 2),
+                 13: (signal.SIGSEGV, 0x80), 16: (signal.SIGFPE, 0)}
+X32_BIT = 0x40000000
+
+
+class Emulator:
+    """One guest process: its CPU, memory, threads and signal state."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cpu = Cpu()
+        self.memory = GuestMemory(self.cpu)
+        self.signals = sig.Signals()
+        self.cpu_lock = CpuLock(self.cpu)
+        self.threads: list[GuestThread] = []
+        self.current: GuestThread | None = None
+        self.reserved_fds: set[int] = set()
+        self.exec_state: dict = {}
+        self.shm_sizes: dict[int, int] = {}
+        self.kick_signal = sig.KICK
+        self.watcher: Watcher | None = None
+        self._args = self.cpu.batch(regs.SYSCALL_REGS)
+        self._i386_args = self.cpu.batch(regs.I386_REGS)
+        self.stops = set(session.hooked)
+        self.tracing = session.tracing
+        self.emulated = calls.table()
+        ruled = {table.name_of(nr) for nr in session.hooked}
+        self.i386_ruled, self.x32_ruled = compat.foreign_numbers(ruled)
+        self.cpu.hook_syscall(self.on_syscall)
+        self.cpu.hook_interrupt(self.on_interrupt)
+        self.cpu.hook_bad_access(self.on_bad_access)
+
+    # -- the per-call path ---------------------------------------------------------
+    def on_syscall(self) -> None:
+        values = self._args.load()
+        nr = values[0]
+        t = self.current
+        args = values[1:7]
+        if self.tracing or nr in self.stops:
+            result = self.decide(t, nr, args, self.session.on_syscall(t.tid, nr, args))
+        elif nr & X32_BIT:
+            result = self.x32_call(t, nr, args)
+        else:
+            result = self.perform(t, nr, args)
+        if result is OUTSIDE:
+            self.cpu.stop()
+        elif result is not DONE:
+            values[0] = result
+            self._args.store()
+            if t.pending or self.signals.process_pending:
+                self.cpu.stop()  # deliver at once, not at the next time slice
+
+    def decide(self, t: GuestThread, nr: int, args: list[int], decision) -> object:
+        """Carry out a session decision for call `nr`: its result, OUTSIDE or DONE."""
+        while True:
+            if decision.__class__ is int:
+                return decision
+            if decision is None:
+                result = self.perform(t, nr, args, traced=self.tracing)
+                if self.tracing and result is not OUTSIDE and result is not DONE:
+                    self.session.on_result(t.tid, result)
+                return result
+            result = self.perform(t, decision.nr, decision.args, request=decision)
+            if result is OUTSIDE or result is DONE:
+                return result
+            last = result
+            decision = self.session.resume(t.tid, decision, result)
+            if decision is None:
+                if self.tracing:
+                    self.session.on_result(t.tid, last)
+                return last
+
+    def perform(self, t: GuestThread, nr: int, args, request: RunNow | None = None,
+                traced: bool = False) -> object:
+        """Run call `nr` for thread `t`: emulated, forwarded, or left for outside."""
+        handler = self.emulated.get(nr)
+        if handler is not None:
+            return handler(self, t, *args)
+        if len(self.threads) > 1 and nr not in NEVER_BLOCK:
+            t.call = (nr, list(args), request, traced)
+            return OUTSIDE
+        return self.host_call(t, nr, args)
+
+    def host_call(self, t: GuestThread, nr: int, args) -> int:
+        """Forward a call to the host kernel on this host thread."""
+        while True:
+            t.in_host_call = True
+            if self.signals.pending_for(t):
+                result = -errno.EINTR
+            else:
+                result = host.syscall(nr, *args)
+            t.in_host_call = False
+            if result != -errno.EINTR or self.signals.pending_for(t):
+                break  # an EINTR for nobody's signal (a stray kick) is retried
+        if result == -errno.EINTR:
+            t.interrupted = nr
+        elif result in EPIPE_SIGNALS:
+            self.take_host_signal(t, EPIPE_SIGNALS[result])
+        return result
+
+    def take_host_signal(self, t: GuestThread, signo: int) -> None:
+        """A write failed with EPIPE/EFBIG: the kernel also sent this thread a signal."""
+        if signal.sigtimedwait({signo}, 0) is not None:
+            self.signals.post(signo, sig.make_info(signo, sig.SI_KERNEL), t, self.threads)
+
+    def x32_call(self, t: GuestThread, nr: int, args) -> object:
+        """An x32 call: its rule decides as for the x86_64 call; else the host answers."""
+        target = self.x32_ruled.get(nr & ~X32_BIT)
+        if target is not None:
+            decision = self.session.on_syscall(t.tid, target, args)
+            if decision is not None:
+                return self.decide(t, target, args, decision)
+        return self.host_call(t, nr, args)
+
+    # -- interrupts and faults -------------------------------------------------------
+    def on_interrupt(self, vector: int) -> None:
+        t = self.current
+        if vector == 0x80:
+            values = self._i386_args.load()
+            values[0] = self.i386_call(t, values[0] & 0xFFFFFFFF,
+                                       [v & 0xFFFFFFFF for v in values[1:7]])
+            self._i386_args.store()
+            return
+        t.fault = FAULT_SIGNALS.get(vector, (signal.SIGSEGV, 0x80)) + (0,)
+        self.cpu.stop()
+
+    def i386_call(self, t: GuestThread, nr: int, args: list[int]) -> int:
+        """An `int 0x80` call: ruled if its x86_64 twin is ruled, run by the host kernel."""
+        target = self.i386_ruled.get(nr)
+        if target is not None:
+            mapped = self.map_i386(nr, target, args)
+            if mapped is not None:
+                decision = self.session.on_syscall(t.tid, *mapped)
+                if decision.__class__ is int:
+                    return decision
+        return host.int80(nr, *args)
+
+    @staticmethod
+    def map_i386(nr: int, target: int, args: list[int]) -> tuple[int, list[int]] | None:
+        if nr != compat.I386_SOCKETCALL:
+            return target, args
+        sub = compat.socketcall_target(args[0])
+        if sub is None or not args[1]:
+            return None
+        words = (ctypes.c_uint32 * sub[1]).from_address(args[1])
+        return sub[0], [*words, *[0] * (6 - sub[1])]
+
+    def on_bad_access(self, address: int) -> None:
+        self.current.fault = (signal.SIGSEGV, 1, address)
+
+    # -- running a thread ----------------------------------------------------------
+    def run_thread(self, t: GuestThread) -> None:
+        """Run guest thread `t` on the calling host thread until it exits; a failure of
+        luatrap itself ends the process with one line and status 2, never a hang."""
+        try:
+            self._run_thread(t)
+        except BaseException as e:  # noqa: BLE001
+            self.session.log(f"luatrap: internal error in the emulate engine: "
+                             f"{type(e).__name__}: {e}")
+            if os.environ.get("LUATRAP_DEBUG"):
+                import traceback
+
+                self.session.log(traceback.format_exc())
+            os._exit(2)
+
+    def _run_thread(self, t: GuestThread) -> None:
+        lock, cpu = self.cpu_lock, self.cpu
+        lock.acquire(t)
+        self.current = t
+        while True:
+            if t.pending or self.signals.process_pending:
+                self.deliver_signals(t)
+            err = cpu.run(cpu.read(regs.RIP))
+            if t.exit_code is not None:
+                break
+            if t.fault or err:
+                self.fault(t, err)
+            elif t.sigreturn:
+                t.sigreturn = False
+                sig.sigreturn(cpu, t)
+            elif t.call is not None:
+                self.call_outside(t)
+            elif lock.contended():
+                lock.release(t)
+                lock.acquire(t)
+                self.current = t
+        self.thread_exit(t)
+
+    def call_outside(self, t: GuestThread) -> None:
+        """Make `t`'s pending call without holding the CPU, then finish its decision."""
+        nr, args, request, traced = t.call
+        t.call = None
+        self.cpu_lock.release(t)
+        result = self.host_call(t, nr, args)
+        self.cpu_lock.acquire(t)
+        self.current = t
+        if request is not None:
+            decision = self.session.resume(t.tid, request, result)
+            if decision is None:
+                if self.tracing:
+                    self.session.on_result(t.tid, result)
+            else:
+                result = self.decide(t, request.hooked_nr, args, decision)
+                if result is OUTSIDE:
+                    return
+        elif traced:
+            self.session.on_result(t.tid, result)
+        if result is not DONE:
+            self.cpu.write(regs.RAX, result)
+
+    def fault(self, t: GuestThread, err: int) -> None:
+        """The guest touched bad memory or ran a bad instruction: the kernel's signal."""
+        signo, code, addr = t.fault or (
+            (signal.SIGILL, 2, 0) if err == regs.UC_ERR_INSN_INVALID
+            else (signal.SIGSEGV, 1, 0))
+        t.fault = 0
+        if addr == 0 and signo in (signal.SIGSEGV, signal.SIGILL, signal.SIGFPE):
+            addr = self.cpu.read(regs.RIP)
+        act = self.signals.actions[signo]
+        if act.handler in (sig.SIG_DFL, sig.SIG_IGN) or t.mask & sig.bit(signo):
+            self.exit_process(None, signo)
+        sig.build_frame(self.cpu, t, signo, act, sig.make_info(signo, code, addr=addr))
+
+    def deliver_signals(self, t: GuestThread) -> None:
+        """Run the guest handler of each deliverable pending signal (or its default)."""
+        while True:
+            signo, info = self.signals.take(t)
+            if not signo:
+                return
+            act = self.signals.actions[signo]
+            if act.handler == sig.SIG_IGN:
+                continue
+            if act.handler == sig.SIG_DFL:
+                if signo in sig.IGNORED_BY_DEFAULT:
+                    continue
+                if signo in sig.STOP_BY_DEFAULT:
+                    sig.stop_by(signo)
+                    continue
+                self.exit_process(None, signo)
+            interrupted, t.interrupted = getattr(t, "interrupted", 0), 0
+            if interrupted and act.flags & sig.SA_RESTART and interrupted not in RESTARTABLE_NEVER:
+                self.cpu.write(regs.RIP, self.cpu.read(regs.RIP) - 2)
+                self.cpu.write(regs.RAX, interrupted)
+            sig.build_frame(self.cpu, t, signo, act, info)
+
+    def thread_exit(self, t: GuestThread) -> None:
+        """Thread `t` ended: wake its joiner (CLONE_CHILD_CLEARTID), end the process
+        with the last thread."""
+        if len(self.threads) <= 1:
+            self.exit_process(t.exit_code)
+        if t.clear_child_tid:
+            ctypes.c_uint32.from_address(t.clear_child_tid).value = 0
+            host.syscall(202, t.clear_child_tid, 1, 1, 0, 0, 0)  # FUTEX_WAKE one
+        self.threads.remove(t)
+        self.session.thread_gone(t.tid)
+        self.cpu_lock.loaded = None
+        self.cpu_lock.release(t)
+
+    def exit_process(self, code: int | None, signo: int = 0) -> None:
+        """The program ends with exit status `code` or by signal `signo`."""
+        try:
+            self.session.close()
+        finally:
+            if signo:
+                sig.die_by(signo)
+            os._exit(code & 0xFF)
+
+    def new_thread(self, t: GuestThread, context) -> GuestThread:
+        """Start a host thread for a guest thread whose registers are in `context`."""
+        child = GuestThread(context=context, mask=t.mask)
+        ready = threading.Event()
+
+        def main() -> None:
+            child.tid = threading.get_native_id()
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig.KICK})
+            ready.set()
+            self.run_thread(child)
+
+        threading.Thread(target=main, daemon=True, name="guest").start()
+        ready.wait()
+        self.threads.append(child)
+        return child
+
+    # -- starting, forking, executing ----------------------------------------------
+    def start(self, program: Program) -> None:
+        """Load the program and run its first thread here; never returns."""
+        settings = program.settings
+        signal.signal(sig.KICK, lambda *_: None)  # interrupts host calls; needs no work
+        inherited = block_signals()
+        for signo in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
+            if self.signals.actions[signo].handler == sig.SIG_DFL:
+                libc_default(signo)
+        for signo in settings.get("ignored", ()):
+            self.signals.actions[signo].handler = sig.SIG_IGN
+            host.libc.signal(signo, ctypes.c_void_p(sig.SIG_IGN))
+        t = GuestThread(tid=threading.get_native_id(), context=self.cpu.new_context(),
+                        mask=settings.get("mask", sum(sig.bit(s) for s in inherited)))
+        self.threads.append(t)
+        env = settings.get("raw_env") or [f"{k}={v}".encode(errors="surrogateescape")
+                                          for k, v in program.env.items()]
+        try:
+            entry, sp = loader.load_program(self.memory, program.path, program.argv, env)
+        except loader.ExecError as e:
+            raise EngineError(str(e)) from None
+        self.exec_state = {k: v for k, v in settings.items() if k != "raw_env"}
+        self.exec_state.update(self.keep_fds())
+        self.cpu.write(regs.RSP, sp)
+        self.cpu.write(regs.RIP, entry)
+        self.cpu.save(t.context)
+        self.session.attach(GuestAccess(self))
+        self.watcher = Watcher(self)
+        self.watcher.start()
+        self.run_thread(t)
+        threading.Event().wait()  # the first thread ended; the last one ends the process
+
+    def keep_fds(self) -> dict:
+        """luatrap's log and trace files, kept from the guest and across its execve."""
+        log = self.session.log
+        if log.fd == 2:
+            log.fd = fcntl.fcntl(2, fcntl.F_DUPFD_CLOEXEC, 100)
+        self.reserved_fds.add(log.fd)
+        kept = {"log_fd": log.fd}
+        tracer = self.session.tracer
+        if tracer is not None and tracer.json is not None:
+            kept["json_fd"] = tracer.json.fileno()
+            self.reserved_fds.add(kept["json_fd"])
+        return kept
+
+    def after_fork(self, t: GuestThread) -> None:
+        """In a forked child: `t` is the only thread; a new watcher for the new process."""
+        t.tid = threading.get_native_id()
+        self.threads = [t]
+        self.cpu_lock.after_fork(t)
+        self.signals.after_fork()
+        t.pending = 0
+        self.watcher.start()
+
+    def kick(self, t: GuestThread) -> None:
+        processes.kick(self, t)
+
+    def fork(self, t: GuestThread, *args: int) -> int:
+        return processes.fork(self, t, *args)
+
+    def clone_thread(self, t: GuestThread, *args: int) -> int:
+        return processes.clone_thread(self, t, *args)
+
+    def exec_program(self, t: GuestThread, path: str, argv: list[str], env: list[bytes]) -> int:
+        return processes.exec_program(self, t, path, argv, env)
+
+
+def libc_default(signo: int) -> None:
+    host.libc.signal(signo, ctypes.c_void_p(sig.SIG_DFL))
+
+
+class GuestAccess:
+    """The rules' way into guest memory: it is this process's memory, read safely."""
+
+    def __init__(self, emu: Emulator) -> None:
+        from luatrap.engines.process_memory import ProcessMemory
+
+        self._memory = ProcessMemory()
+        self._guest = emu.memory
+        self.read_memory = self._memory.read_memory
+        self.read_string = self._memory.read_string
+
+    def write_memory(self, tid: int, addr: int, data: bytes) -> None:
+        """Store `data` at `addr`, if that is guest memory (never luatrap's own)."""
+        if not self._guest.covers(host.page_down(addr), host.page_up(addr + len(data))):
+            raise OSError(errno.EFAULT, os.strerror(errno.EFAULT))
+        self._memory.write_memory(tid, addr, data)
+
+    @staticmethod
+    def pid_of(tid: int) -> int:
+        return os.getpid()

@@ -1,0 +1,225 @@
+"""Loading a program as Linux's execve does: ELF segments, PT_INTERP, the initial stack.
+
+The program's segments are mapped from its file at their addresses (plus a load bias
+for PIE), the dynamic loader named in PT_INTERP next to it, and the stack gets argc,
+argv, envp and the auxiliary vector in the kernel's layout (System V x86_64 ABI).
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import mmap
+import os
+import struct
+from dataclasses import dataclass
+
+from luatrap.engines.emulate import host
+from luatrap.engines.emulate.host import failed, page_down, page_up
+from luatrap.engines.emulate.memory import MAP_FIXED, MAP_FIXED_NOREPLACE, GuestMemory, host_prot
+
+PT_LOAD, PT_INTERP, PT_PHDR = 1, 3, 6
+PROT_NONE = 0
+ET_EXEC, ET_DYN = 2, 3
+EM_X86_64 = 62
+STACK_SIZE = 8 << 20
+MAX_SCRIPT_DEPTH = 4
+AT = {"PHDR": 3, "PHENT": 4, "PHNUM": 5, "PAGESZ": 6, "BASE": 7, "FLAGS": 8, "ENTRY": 9,
+      "UID": 11, "EUID": 12, "GID": 13, "EGID": 14, "PLATFORM": 15, "HWCAP": 16,
+      "CLKTCK": 17, "SECURE": 23, "RANDOM": 25, "HWCAP2": 26, "EXECFN": 31}
+
+
+class ExecError(Exception):
+    """The file cannot be executed; `errno` says why, as execve(2) would."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.errno = code
+
+
+@dataclass
+class Image:
+    """One ELF file mapped into guest memory."""
+
+    entry: int
+    bias: int
+    phdr: int
+    phnum: int
+    phent: int
+    end: int
+    interp: str | None
+
+
+def _parse(path: str) -> tuple[bytes, tuple, list[tuple]]:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if len(head) < 64 or head[:4] != b"\x7fELF":
+                raise ExecError(errno.ENOEXEC, f"{path}: not an ELF file")
+            if head[4] != 2 or head[5] != 1:
+                raise ExecError(errno.ENOEXEC, f"{path}: not a 64-bit little-endian ELF")
+            hdr = struct.unpack_from("<HHIQQQIHHHHHH", head, 16)
+            e_type, machine, _, _, phoff, _, _, _, phentsize, phnum = hdr[:10]
+            if machine != EM_X86_64 or e_type not in (ET_EXEC, ET_DYN):
+                raise ExecError(errno.ENOEXEC, f"{path}: not an x86_64 executable")
+            f.seek(phoff)
+            raw = f.read(phentsize * phnum)
+            phdrs = [struct.unpack_from("<IIQQQQQQ", raw, i * phentsize) for i in range(phnum)]
+            interp = None
+            for p_type, _, p_offset, _, _, p_filesz, _, _ in phdrs:
+                if p_type == PT_INTERP:
+                    f.seek(p_offset)
+                    interp = f.read(p_filesz).split(b"\0")[0]
+            return interp, hdr, phdrs
+    except OSError as e:
+        raise ExecError(e.errno or errno.ENOEXEC, f"{path}: {e.strerror}") from None
+
+
+def _prot(flags: int) -> int:
+    return ((mmap.PROT_READ if flags & 4 else 0) | (mmap.PROT_WRITE if flags & 2 else 0)
+            | (mmap.PROT_EXEC if flags & 1 else 0))
+
+
+def load_elf(path: str, memory: GuestMemory) -> Image:
+    """Map the ELF file at `path` into guest memory, as the kernel would."""
+    interp, hdr, phdrs = _parse(path)
+    e_type, _, _, e_entry, e_phoff, _, _, _, e_phentsize, e_phnum = hdr[:10]
+    loads = [p for p in phdrs if p[0] == PT_LOAD]
+    if not loads:
+        raise ExecError(errno.ENOEXEC, f"{path}: no loadable segment")
+    lo = page_down(min(p[3] for p in loads))
+    hi = page_up(max(p[3] + p[6] for p in loads))  # p_vaddr + p_memsz
+    private_anon = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    if e_type == ET_DYN:
+        want, flags = 0, private_anon
+    else:
+        want, flags = lo, private_anon | MAP_FIXED_NOREPLACE
+    base = host.syscall(9, want, hi - lo, PROT_NONE, flags, -1, 0)
+    if failed(base) or (e_type == ET_EXEC and base != lo):
+        raise ExecError(errno.ENOMEM, f"{path}: cannot map {hi - lo} bytes at {want:#x}")
+    bias = base - lo
+    memory.record(base, base + hi - lo, PROT_NONE)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for _, p_flags, p_offset, p_vaddr, _, p_filesz, p_memsz, _ in loads:
+            _map_segment(fd, bias + p_vaddr, p_offset, p_filesz, p_memsz, _prot(p_flags), memory)
+    finally:
+        os.close(fd)
+    phdr = next((bias + p[3] for p in phdrs if p[0] == PT_PHDR), None)
+    if phdr is None:
+        phdr = next(bias + p[3] + e_phoff - p[2] for p in loads
+                    if p[2] <= e_phoff < p[2] + p[5])
+    return Image(entry=bias + e_entry, bias=bias, phdr=phdr, phnum=e_phnum,
+                 phent=e_phentsize, end=bias + hi, interp=interp.decode() if interp else None)
+
+
+def _map_segment(fd: int, vaddr: int, offset: int, filesz: int, memsz: int, prot: int,
+                 memory: GuestMemory) -> None:
+    start, file_end, mem_end = page_down(vaddr), vaddr + filesz, page_up(vaddr + memsz)
+    fixed = mmap.MAP_PRIVATE | MAP_FIXED
+    writable = host_prot(prot) | mmap.PROT_WRITE
+    if filesz:
+        got = host.syscall(9, start, page_up(file_end) - start, writable, fixed, fd,
+                           page_down(offset))
+        if failed(got):
+            raise ExecError(-got, f"cannot map a segment at {start:#x}")
+        tail = page_up(file_end) - file_end
+        if memsz > filesz and tail:  # the bss begins inside the file's last page
+            ctypes.memset(file_end, 0, tail)
+    anon_start = page_up(file_end) if filesz else start
+    if mem_end > anon_start:
+        host.syscall(9, anon_start, mem_end - anon_start, writable,
+                     fixed | mmap.MAP_ANONYMOUS, -1, 0)
+    host.syscall(10, start, mem_end - start, host_prot(prot), 0, 0, 0)
+    memory.record(start, mem_end, prot)
+
+
+def script_argv(path: str, argv: list[str]) -> tuple[str, list[str]]:
+    """Follow `#!` lines: the file to load and the argv it gets (as the kernel builds it)."""
+    for _ in range(MAX_SCRIPT_DEPTH):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(256)
+        except OSError as e:
+            raise ExecError(e.errno or errno.ENOEXEC, f"{path}: {e.strerror}") from None
+        if not head.startswith(b"#!"):
+            return path, argv
+        line = head[2:].split(b"\n")[0].strip()
+        if not line:
+            raise ExecError(errno.ENOEXEC, f"{path}: empty #! line")
+        interp, _, arg = line.partition(b" ")
+        extra = [arg.strip().decode(errors="surrogateescape")] if arg.strip() else []
+        argv = [interp.decode(errors="surrogateescape"), *extra, path, *argv[1:]]
+        path = argv[0]
+    raise ExecError(errno.ELOOP, f"{path}: too many levels of #! interpreters")
+
+
+def check_executable(path: str) -> int:
+    """0 if execve(path) could start it, else the errno execve would give."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return e.errno or errno.ENOENT
+    if not os.path.isfile(path) or not os.access(path, os.X_OK) or not st.st_mode & 0o111:
+        return errno.EACCES
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError as e:
+        return e.errno or errno.EACCES
+    if head.startswith(b"#!"):
+        return 0
+    if head[:4] != b"\x7fELF" or head[4] != 2 or int.from_bytes(head[18:20], "little") != EM_X86_64:
+        return errno.ENOEXEC
+    return 0
+
+
+def build_stack(memory: GuestMemory, argv: list[bytes], envp: list[bytes], execfn: bytes,
+                auxv: list[tuple[int, int]]) -> int:
+    """Map the stack and lay out argc, argv, envp and auxv; the initial rsp."""
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    base = host.syscall(9, 0, STACK_SIZE, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
+    if failed(base):
+        raise ExecError(errno.ENOMEM, "cannot map the stack")
+    memory.record(base, base + STACK_SIZE, mmap.PROT_READ | mmap.PROT_WRITE)
+    sp = base + STACK_SIZE - 8
+
+    def push(data: bytes) -> int:
+        nonlocal sp
+        sp -= len(data)
+        ctypes.memmove(sp, data, len(data))
+        return sp
+
+    fn = push(execfn + b"\0")
+    env_ptrs = [push(e + b"\0") for e in reversed(envp)][::-1]
+    arg_ptrs = [push(a + b"\0") for a in reversed(argv)][::-1]
+    platform = push(b"x86_64\0")
+    random = push(os.urandom(16))
+    sp &= ~15
+    auxv = auxv + [(AT["PAGESZ"], host.PAGE), (AT["CLKTCK"], 100), (AT["FLAGS"], 0),
+                   (AT["UID"], os.getuid()), (AT["EUID"], os.geteuid()),
+                   (AT["GID"], os.getgid()), (AT["EGID"], os.getegid()), (AT["SECURE"], 0),
+                   (AT["HWCAP"], 0x178BFBFF), (AT["HWCAP2"], 0), (AT["RANDOM"], random),
+                   (AT["PLATFORM"], platform), (AT["EXECFN"], fn), (0, 0)]
+    words = [len(argv), *arg_ptrs, 0, *env_ptrs, 0, *[x for pair in auxv for x in pair]]
+    if len(words) % 2:
+        sp -= 8
+    return push(struct.pack(f"<{len(words)}Q", *words))
+
+
+def load_program(memory: GuestMemory, path: str, argv: list[str], env: list[bytes],
+                 argv0: str | None = None) -> tuple[int, int]:
+    """Load `path` (following #!) with its interpreter; (entry point, initial rsp)."""
+    execfn = path.encode()
+    path, argv = script_argv(path, argv)
+    if argv0 is not None:
+        argv = [argv0, *argv[1:]]
+    exe = load_elf(path, memory)
+    entry, interp_base = exe.entry, 0
+    if exe.interp:
+        ld = load_elf(exe.interp, memory)
+        entry, interp_base = ld.entry, ld.bias
+    memory.brk_start = memory.brk = page_up(exe.end)
+    auxv = [(AT["PHDR"], exe.phdr), (AT["PHENT"], exe.phent), (AT["PHNUM"], exe.phnum),
+            (AT["BASE"], interp_base), (AT["ENTRY"], exe.entry)]
+    args = [a.encode(errors="surrogateescape") for a in argv]
+    return entry, build_stack(memory, args, env, execfn, auxv)

@@ -1,0 +1,120 @@
+"""Threads, fork, vfork and execve for the emulate engine.
+
+A guest thread gets a host thread of its own (see threads.py). fork is the host's fork
+of luatrap's whole process, guest memory and CPU included, so the child carries on
+emulating (with a copy of the rules' Lua state, as qemu-user gives). A vfork-style clone
+becomes a fork whose parent waits until the child execs or exits. execve re-executes
+luatrap on the new program, handing over the settings and open log files.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from luatrap.engines.emulate import cpu as regs
+from luatrap.engines.emulate import host
+from luatrap.engines.emulate.calls import (
+    CLONE_CHILD_CLEARTID,
+    CLONE_CHILD_SETTID,
+    CLONE_PARENT_SETTID,
+    CLONE_SETTLS,
+    CLONE_VFORK,
+)
+
+if TYPE_CHECKING:
+    from luatrap.engines.emulate.linux import Emulator
+    from luatrap.engines.emulate.threads import GuestThread
+
+
+def clone_thread(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int,
+                 ctid: int, tls: int) -> int:
+    """A new guest thread: the caller's registers, returning 0 on its own stack."""
+    cpu = emu.cpu
+    context = cpu.new_context()
+    cpu.save(context)
+    cpu.context_write(context, regs.RIP, cpu.read(regs.RIP) + 2)  # past `syscall`
+    cpu.context_write(context, regs.RAX, 0)
+    if stack:
+        cpu.context_write(context, regs.RSP, stack)
+    if flags & CLONE_SETTLS:
+        cpu.context_write(context, regs.FS_BASE, tls)
+    child = emu.new_thread(t, context)
+    if flags & CLONE_PARENT_SETTID:
+        ctypes.c_int32.from_address(ptid).value = child.tid
+    if flags & CLONE_CHILD_SETTID:
+        ctypes.c_int32.from_address(ctid).value = child.tid
+    if flags & CLONE_CHILD_CLEARTID:
+        child.clear_child_tid = ctid
+    return child.tid
+
+
+def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid: int,
+         tls: int) -> int:
+    """fork, or clone without CLONE_THREAD; vfork's parent waits for exec or exit.
+    (vfork's sharing of memory is not emulated: the child writes to its own copy.)"""
+    vfork = flags & CLONE_VFORK
+    if vfork:
+        done_r, done_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = os.fork()
+    except OSError as e:
+        return -(e.errno or errno.EAGAIN)
+    if pid == 0:
+        emu.after_fork(t)
+        if vfork:
+            os.close(done_r)
+            emu.reserved_fds.add(done_w)
+        if stack:
+            emu.cpu.write(regs.RSP, stack)
+        if flags & CLONE_SETTLS:
+            emu.cpu.write(regs.FS_BASE, tls)
+        if flags & CLONE_CHILD_SETTID:
+            ctypes.c_int32.from_address(ctid).value = t.tid
+        if flags & CLONE_CHILD_CLEARTID:
+            t.clear_child_tid = ctid
+        return 0
+    if flags & CLONE_PARENT_SETTID:
+        ctypes.c_int32.from_address(ptid).value = pid
+    if vfork:
+        os.close(done_w)
+        while os.read(done_r, 1):
+            pass
+        os.close(done_r)
+    return pid
+
+
+def exec_program(emu: Emulator, t: GuestThread, path: str, argv: list[str],
+                 env: list[bytes]) -> int:
+    """execve: luatrap runs `path` afresh, on the emulate engine, in this process."""
+    state = dict(emu.exec_state, path=path, argv=argv,
+                 env=[e.decode("latin-1") for e in env],
+                 mask=t.mask,
+                 ignored=[s for s, a in emu.signals.actions.items() if a.handler == 1])
+    fd = os.memfd_create("luatrap-exec", 0)
+    os.write(fd, json.dumps(state).encode())
+    os.lseek(fd, 0, os.SEEK_SET)
+    for keep in (state.get("log_fd"), state.get("json_fd")):
+        if keep is not None:
+            os.set_inheritable(keep, True)
+    command = [sys.executable, "-I", "-m", "luatrap", "--exec-state", str(fd)]
+    try:
+        os.execve(sys.executable, command, state["host_env"])
+    except OSError as e:
+        os.close(fd)
+        return -(e.errno or errno.ENOEXEC)
+    return -errno.ENOEXEC  # not reached
+
+
+def kick(emu: Emulator, t: GuestThread) -> None:
+    """Make guest thread `t` notice a pending signal: stop the CPU if it runs guest
+    code, interrupt its host call if it waits in the kernel."""
+    if emu.cpu_lock.owner is t:
+        emu.cpu.stop()
+    if t.in_host_call:
+        host.syscall(234, os.getpid(), t.tid, emu.kick_signal, 0, 0, 0)  # tgkill
+
+

@@ -1,0 +1,94 @@
+"""The watcher: a host thread that receives luatrap's signals and time-slices the CPU.
+
+Every other host thread blocks every signal, so each one the process gets waits for the
+watcher's signalfd; it is routed to a guest thread by the guest's dispositions and
+masks (signals.py). Every few milliseconds the watcher also stops the CPU if a guest
+thread has held it for a whole slice while others wait, and re-kicks threads that have
+a signal to take but still sleep in the host kernel.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import signal
+import struct
+import threading
+from typing import TYPE_CHECKING
+
+from luatrap.engines.emulate import signals as sig
+from luatrap.engines.emulate.host import libc
+
+if TYPE_CHECKING:
+    from luatrap.engines.emulate.linux import Emulator
+
+SFD_NONBLOCK, SFD_CLOEXEC = 0o4000, 0o2000000
+SLICE_MS = 10
+_INFO = struct.Struct("<IiiII20xiiQ")  # signo errno code pid uid ... status int ptr
+
+
+def block_signals() -> set[int]:
+    """Block every catchable signal but KICK in the calling thread; the old mask."""
+    return set(signal.pthread_sigmask(signal.SIG_BLOCK, sig.BLOCKABLE - {sig.KICK}))
+
+
+class Watcher:
+    """Reads the process's signals and hands them to the guest."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        mask = ctypes.create_string_buffer(128)
+        for s in sig.BLOCKABLE - {sig.KICK}:
+            libc.sigaddset(mask, s)
+        self.fd = libc.signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "signalfd")
+        emu.reserved_fds.add(self.fd)
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, daemon=True, name="luatrap-watcher").start()
+
+    def _loop(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {sig.KICK})
+        emu = self.emu
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        last_turn = -1
+        while True:
+            busy = len(emu.threads) > 1 or any(emu.signals.pending_for(t) for t in emu.threads)
+            if poller.poll(SLICE_MS if busy else None):
+                self._read()
+            lock = emu.cpu_lock
+            if lock.contended() and lock.turns == last_turn:
+                emu.cpu.stop()
+            last_turn = lock.turns
+            for t in list(emu.threads):
+                if emu.signals.pending_for(t):
+                    emu.kick(t)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.fd, 128 * 16)
+            except BlockingIOError:
+                return
+            for off in range(0, len(data), 128):
+                signo, _, code, pid, uid, status, _int, ptr = _INFO.unpack_from(data, off)
+                value = status if signo == signal.SIGCHLD else ptr
+                self.route(signo, sig.make_info(signo, code, pid, uid, value))
+
+    def route(self, signo: int, info: bytes) -> None:
+        """A signal for the process: ignore, stop, or post it to a guest thread."""
+        emu = self.emu
+        handler = emu.signals.actions[signo].handler
+        if handler == sig.SIG_IGN:
+            return
+        if handler == sig.SIG_DFL:
+            if signo in sig.IGNORED_BY_DEFAULT:
+                return
+            if signo in sig.STOP_BY_DEFAULT:
+                sig.stop_by(signo)
+                return
+        target = emu.signals.post(signo, info, None, emu.threads)
+        if target is not None:
+            emu.kick(target)
