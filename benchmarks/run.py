@@ -34,6 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 LUATRAP = [sys.executable, "-m", "luatrap"]
+EMULATE = [*LUATRAP, "--engine", "emulate"]
 STRACE = shutil.which("strace")
 QEMU = shutil.which("qemu-x86_64")
 
@@ -112,6 +113,11 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
         "luatrap, intercepting rule": (reported, [*LUATRAP, "--rules", faking, *loop]),
         "luatrap, c_do_syscall rule": (reported, [*LUATRAP, "--rules", running, *loop]),
     }
+    for label, folder in (("no rules", None), ("empty rules folder", empty),
+                          ("pass-through rule", passing), ("intercepting rule", faking),
+                          ("c_do_syscall rule", running)):
+        getpid[f"luatrap emulate, {label}"] = (reported, [
+            *EMULATE, *(["--rules", folder] if folder else []), *loop])
     if STRACE:
         getpid["strace -f --seccomp-bpf --inject"] = (reported, [
             STRACE, "-f", "-qq", "--seccomp-bpf", "-e", "trace=getpid",
@@ -121,6 +127,8 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
     compute_suite = {
         "native (no tool)": (reported, compute),
         "luatrap, rule on getpid": (reported, [*LUATRAP, *log, "--rules", faking, *compute]),
+        "luatrap emulate, rule on getpid": (reported, [*EMULATE, *log, "--rules", faking,
+                                                       *compute]),
     }
     if STRACE:
         compute_suite["strace -f, getpid traced"] = (reported, [
@@ -132,6 +140,7 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
         "native (no tool)": (timed, tar),
         "luatrap, tracing openat/read/write": (timed, [*LUATRAP, *log, "--rules", tracing,
                                                        *tar]),
+        "luatrap emulate, same rules": (timed, [*EMULATE, *log, "--rules", tracing, *tar]),
     }
     if STRACE:
         workload["strace -f, same calls"] = (timed, [
@@ -141,6 +150,8 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
         "/bin/true": (timed, ["/bin/true"]),
         "luatrap --rules DIR /bin/true": (timed, [*LUATRAP, *log, "--rules", passing,
                                                   "/bin/true"]),
+        "luatrap --engine emulate --rules DIR /bin/true": (timed, [
+            *EMULATE, *log, "--rules", passing, "/bin/true"]),
     }
     return {"getpid loop (µs per call)": getpid, "compute loop, self-timed (s)": compute_suite,
             "tar czf of /usr/include/linux (s)": workload, "start-up (s)": startup}

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
-ENGINES = ["native"]
+ENGINES = ["native", "emulate"]
 TIMEOUT = 120
 
 

@@ -108,6 +108,8 @@ def test_log_file_is_rewritten_each_run(rules, tmp_path):
     assert "old contents" not in log.read_text()
 
 
-def test_emulate_engine_is_reported_missing_cleanly():
-    one_clean_error_line(luatrap("--engine", "emulate", "/bin/true"),
-                         "the emulate engine is not available in this version")
+def test_emulate_engine_refuses_a_file_that_is_no_program(tmp_path):
+    fake = tmp_path / "fake"
+    fake.write_bytes(b"\x7fELF not really")
+    fake.chmod(0o755)
+    one_clean_error_line(luatrap("--engine", "emulate", fake), "not an ELF file")

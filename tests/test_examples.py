@@ -75,7 +75,7 @@ def test_connect_sandbox_blocks_connections(engine, tmp_path):
 def test_read_statistics(engine, tmp_path):
     data = tmp_path / "data.bin"
     data.write_bytes(b"x" * 4000)
-    r = luatrap("--rules", only(tmp_path, "read"), "python3", "-c",
+    r = luatrap("--rules", only(tmp_path, "read"), sys.executable, "-c",
                 f"import os\nfd = os.open('{data}', os.O_RDONLY)\n"
                 "n = sum(len(os.read(fd, 100)) for _ in range(40))\nprint(n)", engine=engine)
     assert r.stdout == "4000\n"

@@ -17,6 +17,19 @@ COMMANDS = {
                                  "{'b': 1, 'a': [1, 2]}.items())), "
                                  "hashlib.sha256(b'luatrap').hexdigest())"],
     "sha256sum": ["sha256sum", "/bin/ls"],
+    "sort": ["sort", "-r", "/etc/services"],
+    "tar pipeline": ["bash", "-c", "tar czf - -C /usr/share/doc bash | gzip -dc | tar tf - "
+                                   "| sort"],
+    "python3 threads and subprocess": [
+        "python3", "-c", "import threading, subprocess\n"
+                         "out = []\n"
+                         "ts = [threading.Thread(target=lambda i=i: out.append(i * i))"
+                         " for i in range(8)]\n"
+                         "[t.start() for t in ts]; [t.join() for t in ts]\n"
+                         "print(sorted(out), subprocess.run(['echo', 'child'],"
+                         " capture_output=True, text=True).stdout.strip())"],
+    "perl": ["perl", "-e", 'print join(",", map { $_ * 2 } 1..5), "\n"; '
+                           'printf("%.3f\n", atan2(1, 1) * 4)'],
 }
 
 

@@ -175,6 +175,22 @@ def sigaltstack(emu: Emulator, t: GuestThread, new: int, old: int, *_) -> int:
     return 0
 
 
+def kill(emu: Emulator, t: GuestThread, pid: int, signo: int, *_) -> int:
+    """kill(2) of luatrap's own process goes to the guest's handlers directly."""
+    if pid != os.getpid() or signo == signal.SIGSTOP:
+        return host.syscall(62, pid, signo, 0, 0, 0, 0)
+    if signo == 0:
+        return 0
+    if signo not in sig.ALL and signo not in sig.UNCATCHABLE:
+        return -errno.EINVAL
+    if signo == signal.SIGKILL:
+        emu.exit_process(None, signo)
+    emu.signals.post(signo, sig.make_info(signo, 0, os.getpid(), os.getuid()), None,
+                     emu.threads)
+    emu.cpu.stop()  # the caller may be the one to take it, before kill returns
+    return 0
+
+
 def tgkill(emu: Emulator, t: GuestThread, tgid: int, tid: int, signo: int, *_) -> int:
     if tgid != os.getpid():
         return host.syscall(234, tgid, tid, signo, 0, 0, 0)
@@ -189,9 +205,10 @@ def tkill(emu: Emulator, t: GuestThread, tid: int, signo: int, *_) -> int:
         return 0
     if signo not in sig.ALL and signo not in sig.UNCATCHABLE:
         return -errno.EINVAL
-    if signo in sig.UNCATCHABLE:
-        os.kill(os.getpid(), signo)
-        return 0
+    if signo == signal.SIGKILL:
+        emu.exit_process(None, signo)
+    if signo == signal.SIGSTOP:
+        return host.syscall(62, os.getpid(), signo, 0, 0, 0, 0)
     info = sig.make_info(signo, -6, os.getpid(), os.getuid())  # SI_TKILL
     emu.signals.post(signo, info, target, emu.threads)
     emu.kick(target)
@@ -233,6 +250,18 @@ def clone(emu: Emulator, t: GuestThread, flags, stack, ptid, ctid, tls, *_) -> i
             return -errno.EINVAL
         return emu.clone_thread(t, flags, stack, ptid, ctid, tls)
     return emu.fork(t, flags, stack, ptid, ctid, tls)
+
+
+def clone3(emu: Emulator, t: GuestThread, args: int, size: int, *_) -> int:
+    """clone3(2): the same as clone, its arguments in a struct clone_args."""
+    if size < 64:
+        return -errno.EINVAL
+    flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls = \
+        struct.unpack("<8Q", ctypes.string_at(args, 64))
+    if pidfd or exit_signal not in (0, signal.SIGCHLD) or flags & 0x1000:  # CLONE_PIDFD
+        return -errno.ENOSYS  # glibc then falls back to clone
+    top = stack + stack_size if stack else 0
+    return clone(emu, t, flags | exit_signal, top, parent_tid, child_tid, tls)
 
 
 def fork(emu: Emulator, t: GuestThread, *_) -> int:
@@ -277,13 +306,13 @@ EMULATED = {
     "brk": brk, "mmap": mmap_, "munmap": munmap, "mprotect": mprotect, "mremap": mremap,
     "pkey_mprotect": pkey_mprotect, "madvise": madvise, "shmat": shmat, "shmdt": shmdt,
     "arch_prctl": arch_prctl, "set_tid_address": set_tid_address,
-    "set_robust_list": set_robust_list, "rseq": enosys, "clone3": enosys,
+    "set_robust_list": set_robust_list, "rseq": enosys,
     "modify_ldt": enosys, "seccomp": enosys, "prctl": prctl,
     "exit": exit_, "exit_group": exit_group,
     "rt_sigaction": rt_sigaction, "rt_sigprocmask": rt_sigprocmask,
     "rt_sigpending": rt_sigpending, "rt_sigreturn": rt_sigreturn,
     "rt_sigsuspend": rt_sigsuspend, "sigaltstack": sigaltstack,
-    "tgkill": tgkill, "tkill": tkill,
+    "kill": kill, "tgkill": tgkill, "tkill": tkill, "clone3": clone3,
     "close": close, "close_range": close_range, "dup2": dup2, "dup3": dup3,
     "clone": clone, "fork": fork, "vfork": vfork, "execve": execve, "execveat": execveat,
 }

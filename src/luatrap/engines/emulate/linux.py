@@ -12,6 +12,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import resource
 import signal
 import threading
 
@@ -60,10 +61,12 @@ class Emulator:
         self.threads: list[GuestThread] = []
         self.current: GuestThread | None = None
         self.reserved_fds: set[int] = set()
+        self.fd_base = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 4096) - 32
         self.exec_state: dict = {}
         self.shm_sizes: dict[int, int] = {}
         self.kick_signal = sig.KICK
         self.watcher: Watcher | None = None
+        self.top_level = True  # the process the user started (not a guest's child)
         self._args = self.cpu.batch(regs.SYSCALL_REGS)
         self._i386_args = self.cpu.batch(regs.I386_REGS)
         self.stops = set(session.hooked)
@@ -81,10 +84,10 @@ class Emulator:
         nr = values[0]
         t = self.current
         args = values[1:7]
-        if self.tracing or nr in self.stops:
-            result = self.decide(t, nr, args, self.session.on_syscall(t.tid, nr, args))
-        elif nr & X32_BIT:
+        if nr & X32_BIT:
             result = self.x32_call(t, nr, args)
+        elif self.tracing or nr in self.stops:
+            result = self.decide(t, nr, args, self.session.on_syscall(t.tid, nr, args))
         else:
             result = self.perform(t, nr, args)
         if result is OUTSIDE:
@@ -166,7 +169,7 @@ class Emulator:
                                        [v & 0xFFFFFFFF for v in values[1:7]])
             self._i386_args.store()
             return
-        t.fault = FAULT_SIGNALS.get(vector, (signal.SIGSEGV, 0x80)) + (0,)
+        t.fault = FAULT_SIGNALS.get(vector, (signal.SIGSEGV, 0x80)) + (None,)
         self.cpu.stop()
 
     def i386_call(self, t: GuestThread, nr: int, args: list[int]) -> int:
@@ -256,10 +259,10 @@ class Emulator:
     def fault(self, t: GuestThread, err: int) -> None:
         """The guest touched bad memory or ran a bad instruction: the kernel's signal."""
         signo, code, addr = t.fault or (
-            (signal.SIGILL, 2, 0) if err == regs.UC_ERR_INSN_INVALID
-            else (signal.SIGSEGV, 1, 0))
+            (signal.SIGILL, 2, None) if err == regs.UC_ERR_INSN_INVALID
+            else (signal.SIGSEGV, 1, None))
         t.fault = 0
-        if addr == 0 and signo in (signal.SIGSEGV, signal.SIGILL, signal.SIGFPE):
+        if addr is None:  # the faulting instruction's address, as the kernel gives
             addr = self.cpu.read(regs.RIP)
         act = self.signals.actions[signo]
         if act.handler in (sig.SIG_DFL, sig.SIG_IGN) or t.mask & sig.bit(signo):
@@ -282,8 +285,9 @@ class Emulator:
                     sig.stop_by(signo)
                     continue
                 self.exit_process(None, signo)
-            interrupted, t.interrupted = getattr(t, "interrupted", 0), 0
-            if interrupted and act.flags & sig.SA_RESTART and interrupted not in RESTARTABLE_NEVER:
+            interrupted, t.interrupted = t.interrupted, None
+            if (interrupted is not None and act.flags & sig.SA_RESTART
+                    and interrupted not in RESTARTABLE_NEVER):
                 self.cpu.write(regs.RIP, self.cpu.read(regs.RIP) - 2)
                 self.cpu.write(regs.RAX, interrupted)
             sig.build_frame(self.cpu, t, signo, act, info)
@@ -302,13 +306,15 @@ class Emulator:
         self.cpu_lock.release(t)
 
     def exit_process(self, code: int | None, signo: int = 0) -> None:
-        """The program ends with exit status `code` or by signal `signo`."""
+        """The program ends with exit status `code` or by signal `signo`. The process
+        the user started exits 128+N for a signal, as luatrap does on every engine;
+        the guest's own children die by the signal, for their guest parent to see."""
         try:
             self.session.close()
         finally:
-            if signo:
+            if signo and not self.top_level:
                 sig.die_by(signo)
-            os._exit(code & 0xFF)
+            os._exit(128 + signo if signo else code & 0xFF)
 
     def new_thread(self, t: GuestThread, context) -> GuestThread:
         """Start a host thread for a guest thread whose registers are in `context`."""
@@ -330,6 +336,7 @@ class Emulator:
     def start(self, program: Program) -> None:
         """Load the program and run its first thread here; never returns."""
         settings = program.settings
+        self.top_level = program.in_place and settings.get("top_level", True)
         signal.signal(sig.KICK, lambda *_: None)  # interrupts host calls; needs no work
         inherited = block_signals()
         for signo in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
@@ -361,19 +368,35 @@ class Emulator:
     def keep_fds(self) -> dict:
         """luatrap's log and trace files, kept from the guest and across its execve."""
         log = self.session.log
-        if log.fd == 2:
-            log.fd = fcntl.fcntl(2, fcntl.F_DUPFD_CLOEXEC, 100)
-        self.reserved_fds.add(log.fd)
+        log.fd = self.keep_fd(log.fd, close=log.fd != 2)
         kept = {"log_fd": log.fd}
         tracer = self.session.tracer
         if tracer is not None and tracer.json is not None:
-            kept["json_fd"] = tracer.json.fileno()
-            self.reserved_fds.add(kept["json_fd"])
+            fd = self.keep_fd(tracer.json.fileno(), close=False)
+            if fd != tracer.json.fileno():
+                tracer.json.close()
+                tracer.json = open(fd, "w", buffering=1)  # noqa: SIM115
+            kept["json_fd"] = fd
         return kept
+
+    def keep_fd(self, fd: int, close: bool = True) -> int:
+        """Move one of luatrap's own descriptors up, out of the guest's way (the guest
+        expects its first open to give 3), and refuse the guest closing it."""
+        if fd < self.fd_base:
+            new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, self.fd_base)
+            if close:
+                os.close(fd)
+            fd = new
+        else:
+            os.set_inheritable(fd, False)
+        self.reserved_fds.add(fd)
+        return fd
 
     def after_fork(self, t: GuestThread) -> None:
         """In a forked child: `t` is the only thread; a new watcher for the new process."""
         t.tid = threading.get_native_id()
+        self.top_level = False
+        self.exec_state["top_level"] = False
         self.threads = [t]
         self.cpu_lock.after_fork(t)
         self.signals.after_fork()

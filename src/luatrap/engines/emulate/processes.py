@@ -67,7 +67,7 @@ def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid:
         emu.after_fork(t)
         if vfork:
             os.close(done_r)
-            emu.reserved_fds.add(done_w)
+            emu.keep_fd(done_w)
         if stack:
             emu.cpu.write(regs.RSP, stack)
         if flags & CLONE_SETTLS:
@@ -101,6 +101,8 @@ def exec_program(emu: Emulator, t: GuestThread, path: str, argv: list[str],
         if keep is not None:
             os.set_inheritable(keep, True)
     command = [sys.executable, "-I", "-m", "luatrap", "--exec-state", str(fd)]
+    if emu.tracing:  # a successful execve does not return: its line is written now
+        emu.session.on_result(t.tid, 0)
     try:
         os.execve(sys.executable, command, state["host_env"])
     except OSError as e:

@@ -37,7 +37,7 @@ class GuestThread:
     in_host_call: bool = False  # blocked in the host kernel: kick it to interrupt
     call: tuple | None = None  # a call to make outside the CPU: (nr, args, request)
     saved_mask: int | None = None  # the mask to restore after rt_sigsuspend's handler
-    interrupted: int = 0  # the call a signal interrupted (for SA_RESTART)
+    interrupted: int | None = None  # the call a signal interrupted (for SA_RESTART)
     sigreturn: bool = False
     exit_code: int | None = None
     fault: int = 0

@@ -40,10 +40,10 @@ class Watcher:
         mask = ctypes.create_string_buffer(128)
         for s in sig.BLOCKABLE - {sig.KICK}:
             libc.sigaddset(mask, s)
-        self.fd = libc.signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC)
-        if self.fd < 0:
+        fd = libc.signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC)
+        if fd < 0:
             raise OSError(ctypes.get_errno(), "signalfd")
-        emu.reserved_fds.add(self.fd)
+        self.fd = emu.keep_fd(fd)
 
     def start(self) -> None:
         threading.Thread(target=self._loop, daemon=True, name="luatrap-watcher").start()
