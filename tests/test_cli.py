@@ -89,11 +89,11 @@ def test_working_directory_is_the_programs(tmp_path):
     assert r.stdout == f"{tmp_path}\n"
 
 
-def test_python_api_mirrors_the_cli(rules, tmp_path):
+def test_python_api_mirrors_the_cli(engine, rules, tmp_path):
     out = tmp_path / "out"
     folder = rules({"getpid": FAKE_GETPID})
     status = api.run(["bash", "-c", f"echo $$ > {out}; exit 4"], rules=str(folder),
-                     log=str(tmp_path / "log"))
+                     log=str(tmp_path / "log"), engine=engine)
     assert status == 4
     assert out.read_text() == "99999\n"
     with pytest.raises(api.UsageError):

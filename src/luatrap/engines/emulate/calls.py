@@ -13,7 +13,6 @@ import mmap
 import os
 import signal
 import struct
-import sys
 from typing import TYPE_CHECKING
 
 from luatrap.engines.emulate import cpu as regs
@@ -31,6 +30,8 @@ CLONE_THREAD = 0x10000
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 PR_SET_SECCOMP = 22
 MAX_ARGS = 1 << 16
+OUTSIDE = object()  # a call's answer: make it again without holding the CPU (it may block)
+DONE = object()  # a call's answer: it set the registers itself, there is no result to write
 
 
 def brk(emu: Emulator, t: GuestThread, addr: int, *_) -> int:
@@ -113,8 +114,6 @@ def enosys(emu: Emulator, t: GuestThread, *_) -> int:
 def exit_(emu: Emulator, t: GuestThread, code: int, *_) -> object:
     t.exit_code = code & 0xFF
     emu.cpu.stop()
-    from luatrap.engines.emulate.linux import DONE
-
     return DONE
 
 
@@ -146,8 +145,6 @@ def rt_sigpending(emu: Emulator, t: GuestThread, out: int, size: int, *_) -> int
 
 
 def rt_sigreturn(emu: Emulator, t: GuestThread, *_) -> object:
-    from luatrap.engines.emulate.linux import DONE
-
     t.sigreturn = True
     emu.cpu.stop()
     return DONE
@@ -323,4 +320,3 @@ def table() -> dict[int, object]:
     return {syscall_table.by_name(name).nr: fn for name, fn in EMULATED.items()}
 
 
-__all__ = ["EMULATED", "table", "signal", "sys"]

@@ -20,6 +20,7 @@ from luatrap.engines.base import EngineError, Program
 from luatrap.engines.emulate import calls, host, loader, processes
 from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import signals as sig
+from luatrap.engines.emulate.calls import DONE, OUTSIDE
 from luatrap.engines.emulate.cpu import Cpu
 from luatrap.engines.emulate.memory import GuestMemory
 from luatrap.engines.emulate.threads import CpuLock, GuestThread
@@ -27,8 +28,6 @@ from luatrap.engines.emulate.watcher import Watcher, block_signals
 from luatrap.session import RunNow, Session
 from luatrap.syscalls import compat, table
 
-OUTSIDE = object()  # perform(): this call must be made without holding the CPU
-DONE = object()  # perform(): the call set the registers itself (no result to write)
 NEVER_BLOCK = {table.by_name(n).nr for n in (
     "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "lseek",
     "fstat", "newfstatat", "statx", "getrandom", "clock_gettime", "gettimeofday", "time",
