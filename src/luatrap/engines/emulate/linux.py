@@ -130,6 +130,7 @@ class Emulator:
 
     def host_call(self, t: GuestThread, nr: int, args) -> int:
         """Forward a call to the host kernel on this host thread."""
+        t.interrupted = None
         while True:
             t.in_host_call = True
             if self.signals.pending_for(t):
@@ -270,6 +271,12 @@ class Emulator:
 
     def deliver_signals(self, t: GuestThread) -> None:
         """Run the guest handler of each deliverable pending signal (or its default)."""
+        interrupted, t.interrupted = t.interrupted, None
+        if interrupted is not None:  # only if rip is still right after that `syscall`
+            rip = self.cpu.read(regs.RIP)
+            if (not self.memory.covers(host.page_down(rip - 2), rip)
+                    or ctypes.string_at(rip - 2, 2) != b"\x0f\x05"):
+                interrupted = None
         while True:
             signo, info = self.signals.take(t)
             if not signo:
@@ -284,11 +291,11 @@ class Emulator:
                     sig.stop_by(signo)
                     continue
                 self.exit_process(None, signo)
-            interrupted, t.interrupted = t.interrupted, None
             if (interrupted is not None and act.flags & sig.SA_RESTART
                     and interrupted not in RESTARTABLE_NEVER):
                 self.cpu.write(regs.RIP, self.cpu.read(regs.RIP) - 2)
                 self.cpu.write(regs.RAX, interrupted)
+            interrupted = None  # a second handler nests on the first one's frame
             sig.build_frame(self.cpu, t, signo, act, info)
 
     def thread_exit(self, t: GuestThread) -> None:
