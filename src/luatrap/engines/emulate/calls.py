@@ -103,10 +103,6 @@ def set_tid_address(emu: Emulator, t: GuestThread, addr: int, *_) -> int:
     return t.tid
 
 
-def set_robust_list(emu: Emulator, t: GuestThread, *_) -> int:
-    return 0  # the host thread's own list must stay Python's
-
-
 def enosys(emu: Emulator, t: GuestThread, *_) -> int:
     return -errno.ENOSYS
 
@@ -303,7 +299,11 @@ EMULATED = {
     "brk": brk, "mmap": mmap_, "munmap": munmap, "mprotect": mprotect, "mremap": mremap,
     "pkey_mprotect": pkey_mprotect, "madvise": madvise, "shmat": shmat, "shmdt": shmdt,
     "arch_prctl": arch_prctl, "set_tid_address": set_tid_address,
-    "set_robust_list": set_robust_list, "rseq": enosys,
+    # The kernel walks a robust list when a *host* thread dies; the guest's would be
+    # walked at the wrong time, if at all. ENOSYS, as qemu-user answers: glibc then
+    # falls back to non-robust futexes.
+    "set_robust_list": enosys, "get_robust_list": enosys, "rseq": enosys,
+    "remap_file_pages": enosys,
     "modify_ldt": enosys, "seccomp": enosys, "prctl": prctl,
     "exit": exit_, "exit_group": exit_group,
     "rt_sigaction": rt_sigaction, "rt_sigprocmask": rt_sigprocmask,
