@@ -113,7 +113,9 @@ def test_sigterm_to_luatrap_reaches_the_program(engine, rules):
          "import signal, sys, time\n"
          "signal.signal(signal.SIGTERM, lambda *a: (print('got TERM', flush=True), sys.exit(5)))\n"
          "print('ready', flush=True)\n"
-         "time.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+         # short sleeps: a signal landing between Python's last check and the start of
+         # a sleep waits for that sleep to end (CPython's own race, wider when emulated)
+         "for _ in range(300): time.sleep(0.1)\n"], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline() == "ready\n"
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=20) == 5

@@ -110,7 +110,9 @@ def test_signals_sent_to_luatrap_reach_the_program(engine, rules, sig):
          "import signal, sys, time\n"
          f"signal.signal({int(sig)}, lambda *a: (print('got', {int(sig)}, flush=True),"
          " sys.exit(3)))\n"
-         "print('ready', flush=True)\ntime.sleep(30)\n"], stdout=subprocess.PIPE, text=True)
+         "print('ready', flush=True)\n"
+         "for _ in range(300): time.sleep(0.1)\n"],  # see test_sigterm_to_luatrap...
+        stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline() == "ready\n"
     os.kill(proc.pid, sig)
     assert proc.wait(timeout=20) == 3
