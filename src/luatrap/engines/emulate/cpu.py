@@ -148,8 +148,13 @@ class Cpu:
 
     def hook_syscall(self, fn) -> None:
         """Call fn() at each `syscall` instruction, before rip moves past it."""
-        guarded = self._guarded(fn)
-        self._add(UC_HOOK_INSN, HOOK_SYSCALL(lambda _uc, _data: guarded()), UC_X86_INS_SYSCALL)
+        def on_syscall(_uc, _data):  # the hot path: one frame, no wrapper
+            try:
+                fn()
+            except BaseException as e:  # noqa: BLE001
+                self.error = e
+                lib.uc_emu_stop(self.uc)
+        self._add(UC_HOOK_INSN, HOOK_SYSCALL(on_syscall), UC_X86_INS_SYSCALL)
 
     def hook_interrupt(self, fn) -> None:
         """Call fn(vector) at each interrupt or exception (int 0x80, divide error, ...)."""

@@ -28,6 +28,10 @@ from luatrap.engines.emulate.watcher import Watcher, block_signals
 from luatrap.session import RunNow, Session
 from luatrap.syscalls import compat, table
 
+host_syscall = host.syscall
+read_batch = regs.lib.uc_reg_read_batch
+write_reg = regs.lib.uc_reg_write
+RAX = regs.RAX
 NEVER_BLOCK = {table.by_name(n).nr for n in (
     "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "lseek",
     "fstat", "newfstatat", "statx", "getrandom", "clock_gettime", "gettimeofday", "time",
@@ -67,6 +71,7 @@ class Emulator:
         self.watcher: Watcher | None = None
         self.top_level = True  # the process the user started (not a guest's child)
         self._args = self.cpu.batch(regs.SYSCALL_REGS)
+        self._uc = self.cpu.uc
         self._i386_args = self.cpu.batch(regs.I386_REGS)
         self.stops = set(session.hooked)
         self.tracing = session.tracing
@@ -79,7 +84,9 @@ class Emulator:
 
     # -- the per-call path ---------------------------------------------------------
     def on_syscall(self) -> None:
-        values = self._args.load()
+        """The `syscall` hook: every system call of the guest comes here first."""
+        values = self._args.values
+        read_batch(self._uc, self._args.ids, self._args.ptrs, 7)
         nr = values[0]
         t = self.current
         args = values[1:7]
@@ -93,7 +100,7 @@ class Emulator:
             self.cpu.stop()
         elif result is not DONE:
             values[0] = result
-            self._args.store()
+            write_reg(self._uc, RAX, self._args.ptrs[0])
             if t.pending or self.signals.process_pending:
                 self.cpu.stop()  # deliver at once, not at the next time slice
 
@@ -131,18 +138,23 @@ class Emulator:
     def host_call(self, t: GuestThread, nr: int, args) -> int:
         """Forward a call to the host kernel on this host thread."""
         t.interrupted = None
+        signals = self.signals
         while True:
             t.in_host_call = True
-            if self.signals.pending_for(t):
-                result = -errno.EINTR
+            if (t.pending | signals.process_pending) & ~t.mask:
+                result = -errno.EINTR  # a signal to take first
             else:
-                result = host.syscall(nr, *args)
+                result = host_syscall(nr, *args)
             t.in_host_call = False
-            if result != -errno.EINTR or self.signals.pending_for(t):
-                break  # an EINTR for nobody's signal (a stray kick) is retried
-        if result == -errno.EINTR:
-            t.interrupted = nr
-        elif result in EPIPE_SIGNALS:
+            if result >= 0:
+                return result
+            if result != -errno.EINTR:
+                break
+            if (t.pending | signals.process_pending) & ~t.mask:
+                t.interrupted = nr
+                return result
+            # an EINTR for nobody's signal (a stray kick): make the call again
+        if result in EPIPE_SIGNALS:
             self.take_host_signal(t, EPIPE_SIGNALS[result])
         return result
 
