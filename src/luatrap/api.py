@@ -65,8 +65,8 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
         engine_module = engines.load(name)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    except ImportError:
-        raise UsageError(f"the {name} engine is not available in this version") from None
+    except ImportError as e:
+        raise UsageError(f"the {name} engine cannot be loaded: {e}") from None
     try:
         sink = Log(log)
     except OSError as e:

@@ -18,7 +18,10 @@ NAME = "emulate"
 
 def run(program: Program, session: Session) -> int:
     """Run `program` to completion under `session`; its exit status as a shell shows it."""
-    from luatrap.engines.emulate.linux import Emulator  # imports unicorn's library
+    try:
+        from luatrap.engines.emulate.linux import Emulator  # loads unicorn's library
+    except (ImportError, OSError) as e:
+        raise EngineError(f"the emulate engine needs the unicorn package ({e})") from None
 
     if not program.in_place:
         pid = os.fork()
