@@ -195,6 +195,9 @@ class Cpu:
         self._check(lib.uc_context_alloc(self.uc, ctypes.byref(ctx)), "context")
         return ctx
 
+    def free_context(self, ctx: ctypes.c_void_p) -> None:
+        lib.uc_context_free(ctx)
+
     def save(self, ctx: ctypes.c_void_p) -> None:
         lib.uc_context_save(self.uc, ctx)
 

@@ -322,6 +322,7 @@ class Emulator:
         self.session.thread_gone(t.tid)
         self.cpu_lock.loaded = None
         self.cpu_lock.release(t)
+        self.cpu.free_context(t.context)
 
     def exit_process(self, code: int | None, signo: int = 0) -> None:
         """The program ends with exit status `code` or by signal `signo`. The process
