@@ -170,18 +170,9 @@ def sigaltstack(emu: Emulator, t: GuestThread, new: int, old: int, *_) -> int:
 
 def kill(emu: Emulator, t: GuestThread, pid: int, signo: int, *_) -> int:
     """kill(2) of luatrap's own process goes to the guest's handlers directly."""
-    if pid != os.getpid() or signo == signal.SIGSTOP:
+    if pid != os.getpid():
         return host.syscall(62, pid, signo, 0, 0, 0, 0)
-    if signo == 0:
-        return 0
-    if signo not in sig.ALL and signo not in sig.UNCATCHABLE:
-        return -errno.EINVAL
-    if signo == signal.SIGKILL:
-        emu.exit_process(None, signo)
-    emu.signals.post(signo, sig.make_info(signo, 0, os.getpid(), os.getuid()), None,
-                     emu.threads)
-    emu.cpu.stop()  # the caller may be the one to take it, before kill returns
-    return 0
+    return _signal_self(emu, signo, None, 0)  # SI_USER
 
 
 def tgkill(emu: Emulator, t: GuestThread, tgid: int, tid: int, signo: int, *_) -> int:
@@ -194,6 +185,11 @@ def tkill(emu: Emulator, t: GuestThread, tid: int, signo: int, *_) -> int:
     target = next((x for x in emu.threads if x.tid == tid), None)
     if target is None:
         return host.syscall(200, tid, signo, 0, 0, 0, 0)
+    return _signal_self(emu, signo, target, -6)  # SI_TKILL
+
+
+def _signal_self(emu: Emulator, signo: int, target: GuestThread | None, code: int) -> int:
+    """A signal the program sends itself (to one thread, or None: the process)."""
     if signo == 0:
         return 0
     if signo not in sig.ALL and signo not in sig.UNCATCHABLE:
@@ -202,9 +198,10 @@ def tkill(emu: Emulator, t: GuestThread, tid: int, signo: int, *_) -> int:
         emu.exit_process(None, signo)
     if signo == signal.SIGSTOP:
         return host.syscall(62, os.getpid(), signo, 0, 0, 0, 0)
-    info = sig.make_info(signo, -6, os.getpid(), os.getuid())  # SI_TKILL
-    emu.signals.post(signo, info, target, emu.threads)
-    emu.kick(target)
+    info = sig.make_info(signo, code, os.getpid(), os.getuid())
+    chosen = emu.signals.post(signo, info, target, emu.threads)
+    if chosen is not None:
+        emu.kick(chosen)  # the caller itself takes it before its call returns
     return 0
 
 
