@@ -60,7 +60,7 @@ def test_one_rule_state_counts_every_process(rules):
 
 
 @pytest.mark.parametrize("how,status", [("0", 0), ("3", 3), ("kill", 128 + 9),
-                                        ("segv", 128 + 11)])
+                                        ("segv", 128 + 11), ("abort", 128 + 6)])
 def test_exit_status_is_the_programs(engine, rules, cprog, how, status):
     r = luatrap("--rules", rules({"getppid": FAKE_GETPID}), cprog("exit_with"), how,
                 engine=engine)
