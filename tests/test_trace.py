@@ -116,19 +116,36 @@ def test_json_lines_carry_the_same_calls(engine, cprog, tmp_path):
     assert all(rec["duration_us"] >= 0 and rec["ts"] > 1.6e9 for rec in records)
 
 
+SUMMARY_ROW = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:(\d+)\s+)?(\w+)\s*(.*)$")
+
+
+def summary_rows(stderr: str) -> dict[str, tuple[int, int, str]]:
+    """name -> (calls, errors, intercepted) from a --summary table."""
+    return {m.group(3): (int(m.group(1)), int(m.group(2) or 0), m.group(4))
+            for m in map(SUMMARY_ROW.match, stderr.splitlines()) if m}
+
+
 def test_summary_counts_the_known_calls(engine, rules, cprog, tmp_path):
     data = tmp_path / "sample.txt"
     data.write_text("x\n")
     r = luatrap("--summary", "--rules", rules({"getpid": FAKE_GETPID}),
                 cprog("trace_sample"), data, engine=engine)
-    row = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:(\d+)\s+)?(\w+)\s*(.*)$")
-    rows = {m.group(3): (int(m.group(1)), int(m.group(2) or 0), m.group(4))
-            for m in map(row.match, r.stderr.splitlines()) if m}
+    rows = summary_rows(r.stderr)
     assert rows["getpid"] == (5, 0, "5 by getpid.lua")
     assert rows["rmdir"] == (1, 1, "")  # called once, failed once
     assert rows["openat"][1] >= 1  # the failing openat
     assert rows["total"][0] == sum(v[0] for k, v in rows.items() if k != "total")
     assert not any(LINE.match(line) for line in r.stderr.splitlines())  # no strace lines
+
+
+def test_summary_covers_every_process_once(engine):
+    # bash forks three children that exec /bin/true, then execs /bin/echo itself
+    r = luatrap("--summary", "bash", "-c", "for i in 1 2 3; do /bin/true; done; /bin/echo done",
+                engine=engine)
+    assert r.stdout == "done\n"
+    rows = summary_rows(r.stderr)
+    assert rows["clone"][0] == 3 and rows["execve"][0] == 4 and rows["exit_group"][0] == 4
+    assert r.stderr.count("total") == 1  # one table, not one per process
 
 
 def test_threads_and_children_carry_their_own_ids(engine, cprog):

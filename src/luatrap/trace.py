@@ -98,6 +98,21 @@ class Tracer:
             if rule:
                 st.intercepted[rule.name] += 1
 
+    def export_stats(self) -> dict:
+        """The summary's counts so far, as JSON-ready data (for another process to merge)."""
+        return {name: [st.calls, st.errors, st.seconds, dict(st.intercepted)]
+                for name, st in self.stats.items()}
+
+    def merge_stats(self, data: dict) -> None:
+        """Add counts exported by another process of the same program."""
+        for name, (calls, errors, seconds, intercepted) in data.items():
+            st = self.stats[name]
+            st.calls += calls
+            st.errors += errors
+            st.seconds += seconds
+            for rule, n in intercepted.items():
+                st.intercepted[rule] += n
+
     def gone(self, tid: int) -> None:
         """Thread `tid` ended: a call still open (exit, exit_group) never returns."""
         if tid in self.open:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import json
 import os
 import resource
 import signal
@@ -329,6 +330,7 @@ class Emulator:
         the user started exits 128+N for a signal, as luatrap does on every engine;
         the guest's own children die by the signal, for their guest parent to see."""
         try:
+            self.gather_summary()
             self.session.close()
         finally:
             if signo and not self.top_level:
@@ -396,7 +398,31 @@ class Emulator:
                 tracer.json.close()
                 tracer.json = open(fd, "w", buffering=1)  # noqa: SIM115
             kept["json_fd"] = fd
+        if tracer is not None and tracer.summary:
+            shared = self.exec_state.get("summary_fd")
+            if shared is None:
+                shared = os.memfd_create("luatrap-summary", os.MFD_CLOEXEC)
+            kept["summary_fd"] = self.keep_fd(shared, close=False)
         return kept
+
+    def gather_summary(self, leaving: bool = False) -> None:
+        """--summary covers the whole program, as on the native engine: every process
+        but the first (and any process image about to execve) appends its counts to a
+        file all of them share; the first one adds them all up before printing."""
+        tracer = self.session.tracer
+        fd = self.exec_state.get("summary_fd")
+        if tracer is None or not tracer.summary or fd is None:
+            return
+        if leaving or not self.top_level:
+            for tid in list(tracer.open):
+                tracer.result(tid, None)
+            os.write(fd, json.dumps(tracer.export_stats()).encode() + b"\n")
+            tracer.stats.clear()
+            tracer.summary = leaving  # a process that ends prints nothing itself
+            return
+        size = os.fstat(fd).st_size
+        for line in os.pread(fd, size, 0).splitlines():
+            tracer.merge_stats(json.loads(line))
 
     def keep_fd(self, fd: int, close: bool = True) -> int:
         """Move one of luatrap's own descriptors up, out of the guest's way (the guest
@@ -420,6 +446,10 @@ class Emulator:
         self.cpu_lock.after_fork(t)
         self.signals.after_fork()
         t.pending = 0
+        tracer = self.session.tracer
+        if tracer is not None:  # the parent counts and reports what came before the fork
+            tracer.stats.clear()
+            tracer.open.clear()
         self.watcher.start()
 
     def kick(self, t: GuestThread) -> None:

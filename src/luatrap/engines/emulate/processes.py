@@ -97,7 +97,8 @@ def exec_program(emu: Emulator, t: GuestThread, path: str, argv: list[str],
     fd = os.memfd_create("luatrap-exec", 0)
     os.write(fd, json.dumps(state).encode())
     os.lseek(fd, 0, os.SEEK_SET)
-    for keep in (state.get("log_fd"), state.get("json_fd")):
+    emu.gather_summary(leaving=True)
+    for keep in (state.get("log_fd"), state.get("json_fd"), state.get("summary_fd")):
         if keep is not None:
             os.set_inheritable(keep, True)
     command = [sys.executable, "-I", "-m", "luatrap", "--exec-state", str(fd)]
