@@ -91,6 +91,11 @@ def rules(tmp_path):
     return make
 
 
+# The Python under test, not whatever `python3` PATH finds first (on the CI image that is
+# pyenv's shim, a chain of bash scripts that exec each other, which is not what these
+# tests are about).
+PYTHON = sys.executable
+
 FAKE_GETPID = "function do_syscall(num, ...) return 1, 99999 end\n"
 PASS = "function do_syscall(num, ...) return 0, 0 end\n"
 

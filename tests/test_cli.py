@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import luatrap as api
-from conftest import FAKE_GETPID, luatrap
+from conftest import FAKE_GETPID, PYTHON, luatrap
 
 
 def one_clean_error_line(r, text: str) -> None:
@@ -58,7 +58,7 @@ def test_bad_options(args, text):
 
 
 def test_qemu_style_single_dash_rules_and_path_lookup(rules):
-    r = luatrap("-rules", rules({"getpid": FAKE_GETPID}), "python3", "-c",
+    r = luatrap("-rules", rules({"getpid": FAKE_GETPID}), PYTHON, "-c",
                 "import os; print(os.getpid())")
     assert r.stdout == "99999\n"
 
@@ -74,7 +74,7 @@ def test_log_file_takes_lua_lines(rules, tmp_path):
     log = tmp_path / "trace.log"
     folder = rules({"getpid": 'function do_syscall()\n'
                              '  if not said then c_log("hi") said = true end return 1, 7\nend'})
-    r = luatrap("--log", log, "--rules", folder, "python3", "-c",
+    r = luatrap("--log", log, "--rules", folder, PYTHON, "-c",
                 "import os; print(os.getpid())")
     assert r.stdout == "7\n" and r.stderr == ""
     assert log.read_text().splitlines() == [

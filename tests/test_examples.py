@@ -6,7 +6,7 @@ import re
 import shutil
 import sys
 
-from conftest import ROOT, luatrap
+from conftest import PYTHON, ROOT, luatrap
 
 EXAMPLES = ROOT / "rules_examples"
 
@@ -29,7 +29,7 @@ def test_openat_monitor_logs_paths(engine, tmp_path):
 
 
 def test_open_monitor_sees_the_raw_open_call(engine, tmp_path):
-    r = luatrap("--rules", only(tmp_path, "open"), "python3", "-c",
+    r = luatrap("--rules", only(tmp_path, "open"), PYTHON, "-c",
                 "import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
                 "fd = libc.syscall(2, b'/etc/hostname', os.O_RDONLY, 0); print(fd > 0)",
                 engine=engine)
@@ -45,7 +45,7 @@ SOCKET_TRY = ("import socket\n"
 
 
 def test_socket_sandbox_blocks_sockets(engine, tmp_path):
-    r = luatrap("--rules", only(tmp_path, "socket", "connect"), "python3", "-c",
+    r = luatrap("--rules", only(tmp_path, "socket", "connect"), PYTHON, "-c",
                 SOCKET_TRY.format(port=9), engine=engine)
     assert r.stdout == "refused: 13\n"  # EACCES from socket.lua
     # type 524289 is SOCK_STREAM | SOCK_CLOEXEC. The C library may try AF_UNIX sockets of
@@ -62,9 +62,9 @@ def test_connect_sandbox_blocks_connections(engine, tmp_path):
     server.listen(1)
     port = server.getsockname()[1]
     try:
-        r = luatrap("--rules", only(tmp_path, "connect"), "python3", "-c",
+        r = luatrap("--rules", only(tmp_path, "connect"), PYTHON, "-c",
                     SOCKET_TRY.format(port=port), engine=engine)
-        alone = luatrap("python3", "-c", SOCKET_TRY.format(port=port), engine=engine)
+        alone = luatrap(PYTHON, "-c", SOCKET_TRY.format(port=port), engine=engine)
     finally:
         server.close()
     assert alone.stdout == "connected\n"

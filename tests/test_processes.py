@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import FAKE_GETPID, luatrap
+from conftest import FAKE_GETPID, PYTHON, luatrap
 
 
 def test_every_thread_is_hooked(engine, rules, cprog):
@@ -28,7 +28,7 @@ def test_python_threads_are_hooked(engine, rules):
             "ts = [threading.Thread(target=work) for _ in range(4)]\n"
             "[t.start() for t in ts]; [t.join() for t in ts]\n"
             "print(len(seen), set(seen))\n")
-    r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), "python3", "-c", code,
+    r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), PYTHON, "-c", code,
                 engine=engine)
     assert r.stdout == "800 {99999}\n"
 
@@ -43,15 +43,15 @@ def test_forked_vforked_and_execed_children_are_hooked(engine, rules, cprog):
 
 def test_shell_pipeline_children_are_hooked(engine, rules):
     r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), "bash", "-c",
-                "python3 -c 'import os; print(os.getpid())' | cat; "
-                "(python3 -c 'import os; print(os.getpid())')", engine=engine)
+                f"{PYTHON} -c 'import os; print(os.getpid())' | cat; "
+                f"({PYTHON} -c 'import os; print(os.getpid())')", engine=engine)
     assert r.stdout == "99999\n99999\n"
 
 
 def test_one_rule_state_counts_every_process(rules):
     folder = rules({"getppid": "n = 0\nfunction do_syscall() n = n + 1 return 1, n end"})
     r = luatrap("--rules", folder, "bash", "-c",
-                "for i in 1 2 3; do python3 -c 'import os; print(os.getppid())'; done",
+                f"for i in 1 2 3; do {PYTHON} -c 'import os; print(os.getppid())'; done",
                 engine="native")
     counts = [int(x) for x in r.stdout.split()]
     # the count carries on from process to process: one Lua state for the whole tree
@@ -86,7 +86,7 @@ def test_every_route_to_a_socket_meets_the_rule(engine, rules, cprog):
 
 def test_stdin_and_environment_are_the_programs(engine, rules):
     r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), "-E", "LUATRAP_T=set",
-                "-U", "HOME", "python3", "-c",
+                "-U", "HOME", PYTHON, "-c",
                 "import os, sys; print(sys.stdin.read().upper(), os.environ.get('LUATRAP_T'),"
                 " 'HOME' in os.environ)", input="piped in", engine=engine)
     assert r.stdout == "PIPED IN set False\n"
@@ -109,7 +109,7 @@ def test_sigterm_to_luatrap_reaches_the_program(engine, rules):
     folder = rules({"getpid": FAKE_GETPID})
     proc = subprocess.Popen(
         [sys.executable, "-m", "luatrap", "--engine", engine, "--rules", str(folder),
-         "python3", "-c",
+         PYTHON, "-c",
          "import signal, sys, time\n"
          "signal.signal(signal.SIGTERM, lambda *a: (print('got TERM', flush=True), sys.exit(5)))\n"
          "print('ready', flush=True)\n"

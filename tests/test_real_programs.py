@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PASS, luatrap, native_run
+from conftest import PASS, PYTHON, luatrap, native_run
 
 PASS_THROUGH = ["openat", "read", "write", "close", "mmap", "newfstatat", "getpid",
                 "clone", "clone3", "execve", "wait4", "pipe2", "dup2", "rt_sigaction",
@@ -13,7 +13,7 @@ COMMANDS = {
     "ls": ["/bin/ls", "-la", "/usr/share/doc/bash", "/etc/hostname"],
     "bash pipeline": ["bash", "-c", "seq 1 2000 | sort -rn | head -5 | tr 0-9 a-j; "
                                     "echo $(echo nested | rev) done"],
-    "python3": ["python3", "-c", "import json, hashlib; print(json.dumps(sorted("
+    "python3": [PYTHON, "-c", "import json, hashlib; print(json.dumps(sorted("
                                  "{'b': 1, 'a': [1, 2]}.items())), "
                                  "hashlib.sha256(b'luatrap').hexdigest())"],
     "sha256sum": ["sha256sum", "/bin/ls"],
@@ -21,7 +21,7 @@ COMMANDS = {
     "tar pipeline": ["bash", "-c", "tar czf - -C /usr/share/doc bash | gzip -dc | tar tf - "
                                    "| sort"],
     "python3 threads and subprocess": [
-        "python3", "-c", "import threading, subprocess\n"
+        PYTHON, "-c", "import threading, subprocess\n"
                          "out = []\n"
                          "ts = [threading.Thread(target=lambda i=i: out.append(i * i))"
                          " for i in range(8)]\n"

@@ -1,9 +1,9 @@
 """SPEC §2-§4: how rules are found, loaded, called, and how their answers are used."""
 from __future__ import annotations
 
-from conftest import FAKE_GETPID, PASS, luatrap
+from conftest import FAKE_GETPID, PASS, PYTHON, luatrap
 
-GETPID_TWICE = "python3 -c 'import os; print(os.getpid()); print(os.getpid())'"
+GETPID_TWICE = f"{PYTHON} -c 'import os; print(os.getpid()); print(os.getpid())'"
 
 
 def test_script_loads_at_first_call_and_never_for_unused_calls(engine, rules, cprog):
@@ -58,7 +58,7 @@ end"""})
 def test_true_and_false_work_like_1_and_0(engine, rules):
     folder = rules({"getpid": "function do_syscall() return true, 4242 end",
                     "getppid": "function do_syscall() return false end"})
-    r = luatrap("--rules", folder, "python3", "-c",
+    r = luatrap("--rules", folder, PYTHON, "-c",
                 "import os; print(os.getpid(), os.getppid() > 0)", engine=engine)
     assert r.stdout == "4242 True\n"
     assert r.lua_errors == []
