@@ -41,3 +41,10 @@ def test_sigint_from_outside_interrupts_a_compute_loop(engine, rules, cprog):
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 0
     assert proc.stdout.read() == "SIGINT in compute loop, registers intact: yes\n"
+
+
+def test_sigsuspend_restores_the_mask_it_replaced(engine, rules, cprog):
+    program = cprog("sigsuspend_mask")
+    r = luatrap("--rules", rules(PASS_ALL), program, engine=engine)
+    assert r.stdout == native_run(program).stdout == (
+        "handler ran 1, SIGCHLD blocked again after sigsuspend: 1\n")

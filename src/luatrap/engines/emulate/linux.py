@@ -293,6 +293,8 @@ class Emulator:
         while True:
             signo, info = self.signals.take(t)
             if not signo:
+                if t.saved_mask is not None:  # rt_sigsuspend ended without a handler
+                    t.mask, t.saved_mask = t.saved_mask, None
                 return
             act = self.signals.actions[signo]
             if act.handler == sig.SIG_IGN:
