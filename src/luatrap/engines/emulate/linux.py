@@ -284,7 +284,6 @@ class Emulator:
 
     def deliver_signals(self, t: GuestThread) -> None:
         """Run the guest handler of each deliverable pending signal (or its default)."""
-        t.stop_asked = False
         interrupted, t.interrupted = t.interrupted, None
         if interrupted is not None:  # only if rip is still right after that `syscall`
             rip = self.cpu.read(regs.RIP)

@@ -113,16 +113,10 @@ def exec_program(emu: Emulator, t: GuestThread, path: str, argv: list[str],
 
 
 def kick(emu: Emulator, t: GuestThread) -> None:
-    """Make guest thread `t` notice a pending signal: interrupt its host call if it waits
-    in the kernel; if it runs guest code, stop the CPU at the second kick (the watcher
-    kicks again every slice). Until then the signal waits for the thread's next system
-    call, as the kernel's does for the next tick: delivering in the middle of the C
-    library's lock sequences, as an immediate stop would, made bash (whose SIGCHLD handler
-    uses stdio) deadlock on its own stdout lock about once in fifty runs."""
+    """Make guest thread `t` notice a pending signal: stop the CPU if it runs guest
+    code, interrupt its host call if it waits in the kernel."""
     if emu.cpu_lock.owner is t:
-        if t.stop_asked:
-            emu.cpu.stop()
-        t.stop_asked = True
+        emu.cpu.stop()
     if t.in_host_call:
         host.syscall(234, os.getpid(), t.tid, emu.kick_signal, 0, 0, 0)  # tgkill
 

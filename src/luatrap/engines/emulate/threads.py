@@ -35,7 +35,6 @@ class GuestThread:
     clear_child_tid: int = 0
     altstack: tuple[int, int, int] = (0, 0, 2)  # sp, size, flags (SS_DISABLE)
     in_host_call: bool = False  # blocked in the host kernel: kick it to interrupt
-    stop_asked: bool = False  # kicked once while computing: the next kick stops the CPU
     call: tuple | None = None  # a call to make outside the CPU: (nr, args, request)
     saved_mask: int | None = None  # the mask to restore after rt_sigsuspend's handler
     interrupted: int | None = None  # the call a signal interrupted (for SA_RESTART)
