@@ -24,6 +24,15 @@ def test_mutex_and_condition_variables(engine, rules, cprog):
     assert r.stdout == "20000 items, sum 200010000\n"
 
 
+def test_interrupted_read_modify_write_instructions_run_once(engine, rules, cprog):
+    """A stop from outside (a signal, a time slice) never runs an instruction twice."""
+    program = cprog("interrupted_rmw")
+    r = luatrap("--rules", rules(PASS_ALL), program, "signals", "3000000", engine=engine)
+    assert r.stdout == "3000000 3000000 lock sound, interrupted: yes\n"
+    r = luatrap("--rules", rules(PASS_ALL), program, "threads", "2000000", engine=engine)
+    assert r.stdout == "4000000 4000000\n"
+
+
 @pytest.mark.parametrize("mode", ["alarm", "pause", "segv", "restart"])
 def test_signal_handlers_run_as_natively(engine, rules, cprog, mode):
     program = cprog("signals")

@@ -82,6 +82,29 @@ def _load() -> ctypes.CDLL:
 lib = _load()
 
 
+def _exit_check_switch() -> int | None:
+    """Where libunicorn keeps `uc_struct.no_exit_request`, read from its own code.
+
+    Unicorn checks for a stop request after every guest memory access, and a stop found
+    there puts rip back at the start of the instruction whose store is already done: a
+    `lock cmpxchg` or `add [mem], 1` stopped from another thread runs twice (a lock
+    taken twice deadlocks the program). `no_exit_request` (Unicorn's switch for ARM IT
+    blocks) leaves out those checks when code is translated, so a stop lands only at a
+    block's start, where rip is exact. Its offset is the displacement of the first
+    `cmpb $0, disp32(%rsi)` in check_exit_request_x86_64; None if that is not there."""
+    try:
+        code = ctypes.string_at(ctypes.cast(lib.check_exit_request_x86_64, ctypes.c_void_p), 32)
+    except AttributeError:
+        return None
+    at = code.find(b"\x80\xbe")
+    if at < 0 or at + 7 > len(code) or code[at + 6] != 0:
+        return None
+    return int.from_bytes(code[at + 2:at + 6], "little")
+
+
+_NO_EXIT_REQUEST = _exit_check_switch()
+
+
 def uc_perms(prot: int) -> int:
     """Unicorn permissions for mmap's PROT_* bits (they happen to be the same bits)."""
     return prot & (UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC)
@@ -99,6 +122,19 @@ class Cpu:
         self._xmm = (ctypes.c_uint64 * 2)()
         self._hooks: list = []  # the ctypes callbacks must outlive the hooks
         self.error: BaseException | None = None  # raised in a hook, re-raised by run()
+        self.stops_exactly = self._stop_only_at_block_starts()
+
+    def _stop_only_at_block_starts(self) -> bool:
+        """Make stop() from another thread exact (see _exit_check_switch); False if
+        this libunicorn does not have the switch where it is expected."""
+        if _NO_EXIT_REQUEST is None:
+            return False
+        self.read(RIP)  # completes the lazy initialisation: init_done follows the switch
+        switch = (ctypes.c_uint8 * 2).from_address(self.uc + _NO_EXIT_REQUEST)
+        if tuple(switch) != (0, 1):
+            return False
+        switch[0] = 1
+        return True
 
     @staticmethod
     def _check(err: int, what: str) -> None:
@@ -187,8 +223,14 @@ class Cpu:
         return err
 
     def stop(self) -> None:
-        """Make run() return at the next block boundary; safe from any thread."""
+        """Make run() return at the next block boundary (from a hook of this CPU)."""
         lib.uc_emu_stop(self.uc)
+
+    def interrupt(self) -> None:
+        """stop(), from another thread: only where that is exact; elsewhere the thread
+        running guest code notices at its next system call."""
+        if self.stops_exactly:
+            lib.uc_emu_stop(self.uc)
 
     def new_context(self) -> ctypes.c_void_p:
         ctx = ctypes.c_void_p()

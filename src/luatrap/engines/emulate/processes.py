@@ -116,7 +116,7 @@ def kick(emu: Emulator, t: GuestThread) -> None:
     """Make guest thread `t` notice a pending signal: stop the CPU if it runs guest
     code, interrupt its host call if it waits in the kernel."""
     if emu.cpu_lock.owner is t:
-        emu.cpu.stop()
+        emu.cpu.interrupt()
     if t.in_host_call:
         host.syscall(234, os.getpid(), t.tid, emu.kick_signal, 0, 0, 0)  # tgkill
 

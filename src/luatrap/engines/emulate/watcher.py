@@ -60,7 +60,7 @@ class Watcher:
                 self._read()
             lock = emu.cpu_lock
             if lock.contended() and lock.turns == last_turn:
-                emu.cpu.stop()
+                emu.cpu.interrupt()
             last_turn = lock.turns
             for t in list(emu.threads):
                 if emu.signals.pending_for(t):
