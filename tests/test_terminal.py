@@ -72,6 +72,22 @@ def test_ctrl_z_fg_and_ctrl_c(engine, rules, terminal):
     terminal.wait_for("status=130")
 
 
+def test_interactive_shell_under_luatrap_survives_ctrl_c(engine, rules, terminal):
+    """Readline waits in pselect6 with a signal mask; Ctrl-C there is bash's to handle."""
+    folder = rules({"getppid": "function do_syscall() return 1, 4242 end"})
+    terminal.type(f"{sys.executable} -m luatrap --engine {engine} --rules {folder} "
+                  "bash --norc --noprofile -i", "Enter")
+    terminal.type("echo inner-$((6 * 7))", "Enter")
+    terminal.wait_for("inner-42")
+    terminal.type("half-typed", "C-c")
+    time.sleep(1)
+    terminal.type("echo ppid=$PPID", "Enter")
+    terminal.wait_for("ppid=4242")  # still the shell under luatrap, its rule at work
+    terminal.type("exit 7", "Enter")
+    terminal.type("echo status=$?", "Enter")
+    terminal.wait_for("status=7")
+
+
 def test_a_program_that_stops_itself_continues_on_sigcont(engine, rules):
     folder = rules({"getppid": "function do_syscall() return 1, 4242 end"})
     proc = subprocess.Popen([sys.executable, "-m", "luatrap", "--engine", engine,

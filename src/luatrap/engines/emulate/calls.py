@@ -150,7 +150,7 @@ def rt_sigsuspend(emu: Emulator, t: GuestThread, mask: int, size: int, *_) -> ob
     """Wait under `mask` for a signal; its handler's frame keeps the mask from before
     (as the kernel does), so the old mask is back once the handler returns."""
     t.saved_mask = t.mask
-    t.mask = ctypes.c_uint64.from_address(mask).value & ~sig.bit(signal.SIGKILL)
+    t.mask = ctypes.c_uint64.from_address(mask).value & ~sig.UNBLOCKABLE_BITS
     return emu.perform(t, 34, [0] * 6)  # pause(2), which a kick interrupts
 
 

@@ -46,6 +46,9 @@ RESTARTABLE_NEVER = {table.by_name(n).nr for n in (
     "pause", "rt_sigsuspend", "nanosleep", "clock_nanosleep", "poll", "ppoll", "select",
     "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2", "rt_sigtimedwait", "semop",
     "semtimedop", "msgrcv", "msgsnd", "io_getevents")}
+PSELECT6 = table.by_name("pselect6").nr
+WAITS_WITH_MASK = {PSELECT6: 5, table.by_name("ppoll").nr: 3,  # where the mask pointer is
+                   table.by_name("epoll_pwait").nr: 4, table.by_name("epoll_pwait2").nr: 4}
 EPIPE_SIGNALS = {-errno.EPIPE: signal.SIGPIPE, -errno.EFBIG: signal.SIGXFSZ}
 FAULT_SIGNALS = {0: (signal.SIGFPE, 1), 1: (signal.SIGTRAP, 1), 3: (signal.SIGTRAP, 0x80),
                  4: (signal.SIGSEGV, 0x80), 5: (signal.SIGSEGV, 0x80), 6: (signal.SIGILL, 2),
@@ -131,6 +134,10 @@ class Emulator:
         handler = self.emulated.get(nr)
         if handler is not None:
             return handler(self, t, *args)
+        if nr in WAITS_WITH_MASK:
+            args = self.take_wait_mask(t, nr, args)
+            if args is None:
+                return -errno.EFAULT
         if len(self.threads) > 1 and nr not in NEVER_BLOCK:
             t.call = (nr, list(args), request, traced)
             return OUTSIDE
@@ -147,17 +154,35 @@ class Emulator:
             else:
                 result = host_syscall(nr, *args)
             t.in_host_call = False
-            if result >= 0:
-                return result
             if result != -errno.EINTR:
                 break
             if (t.pending | signals.process_pending) & ~t.mask:
-                t.interrupted = nr
+                t.interrupted = nr  # a wait's own mask stays until the signal is taken
                 return result
             # an EINTR for nobody's signal (a stray kick): make the call again
+        if t.saved_mask is not None:  # a wait with its own mask ended without a signal
+            t.mask, t.saved_mask = t.saved_mask, None
         if result in EPIPE_SIGNALS:
             self.take_host_signal(t, EPIPE_SIGNALS[result])
         return result
+
+    def take_wait_mask(self, t: GuestThread, nr: int, args) -> list[int] | None:
+        """pselect6/ppoll/epoll_pwait(2) with a signal mask: the mask becomes the guest
+        thread's for the call, as for rt_sigsuspend, and the host call gets none (the host
+        thread keeps every signal blocked but KICK, which ends the wait). None: EFAULT."""
+        args = list(args)
+        where = WAITS_WITH_MASK[nr]
+        addr, args[where] = args[where], 0
+        if addr and nr == PSELECT6:  # a {const sigset_t *, size_t} pair
+            if not self.memory.covers(addr, addr + 8):
+                return None
+            addr = ctypes.c_uint64.from_address(addr).value
+        if addr:
+            if not self.memory.covers(addr, addr + 8):
+                return None
+            t.saved_mask = t.mask
+            t.mask = ctypes.c_uint64.from_address(addr).value & ~sig.UNBLOCKABLE_BITS
+        return args
 
     def take_host_signal(self, t: GuestThread, signo: int) -> None:
         """A write failed with EPIPE/EFBIG: the kernel also sent this thread a signal."""

@@ -29,6 +29,7 @@ SI_KERNEL = 0x80
 IGNORED_BY_DEFAULT = {signal.SIGCHLD, signal.SIGURG, signal.SIGWINCH, signal.SIGCONT}
 STOP_BY_DEFAULT = {signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
 UNCATCHABLE = {signal.SIGKILL, signal.SIGSTOP}
+UNBLOCKABLE_BITS = (1 << (signal.SIGKILL - 1)) | (1 << (signal.SIGSTOP - 1))
 ALL = {s for s in range(1, signal.SIGRTMAX + 1) if s not in UNCATCHABLE}
 # what luatrap's threads can block (Python refuses glibc's own 32 and 33)
 BLOCKABLE = {int(s) for s in signal.valid_signals()} - UNCATCHABLE
@@ -99,7 +100,7 @@ class Signals:
                 t.mask = value
             else:
                 return -22
-            t.mask &= ~(bit(signal.SIGKILL) | bit(signal.SIGSTOP))
+            t.mask &= ~UNBLOCKABLE_BITS
         return 0
 
     def pending_for(self, t: GuestThread) -> int:
@@ -196,7 +197,7 @@ def sigreturn(cpu: regs.Cpu, t: GuestThread) -> None:
         for n in range(16):
             cpu.write_xmm(n, data[160 + 16 * n:176 + 16 * n])
     t.mask = ctypes.c_uint64.from_address(uc + UC_MASK).value
-    t.mask &= ~(bit(signal.SIGKILL) | bit(signal.SIGSTOP))
+    t.mask &= ~UNBLOCKABLE_BITS
 
 
 def die_by(sig: int) -> None:
