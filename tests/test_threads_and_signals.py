@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import PASS, luatrap, native_run
+from conftest import PASS, PYTHON, luatrap, native_run
 
 PASS_ALL = {"getppid": PASS, "futex": PASS, "read": PASS}
 
@@ -57,3 +57,25 @@ def test_sigsuspend_restores_the_mask_it_replaced(engine, rules, cprog):
     r = luatrap("--rules", rules(PASS_ALL), program, engine=engine)
     assert r.stdout == native_run(program).stdout == (
         "handler ran 1, SIGCHLD blocked again after sigsuspend: 1\n")
+
+
+SIGWAIT = """
+import os, signal, subprocess, threading, time
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGUSR2})
+os.kill(os.getpid(), signal.SIGUSR1)
+print("already pending:", signal.sigtimedwait({signal.SIGUSR1}, 2).si_signo)
+print("time runs out:", signal.sigtimedwait({signal.SIGUSR2}, 0.2))
+subprocess.Popen(["sh", "-c", f"sleep 0.3; kill -USR1 {os.getpid()}"])
+print("sent from outside:", signal.sigwaitinfo({signal.SIGUSR1}).si_signo)
+main = threading.main_thread().ident
+threading.Thread(target=lambda: (time.sleep(0.2), signal.pthread_kill(main, 12))).start()
+print("from a thread:", signal.sigwaitinfo({signal.SIGUSR2}).si_signo)
+print("left pending:", sorted(signal.sigpending()))
+"""
+
+
+def test_sigwait_takes_blocked_signals(engine, rules):
+    r = luatrap("--rules", rules(PASS_ALL), PYTHON, "-c", SIGWAIT, engine=engine)
+    assert r.stdout == native_run(PYTHON, "-c", SIGWAIT).stdout == (
+        "already pending: 10\ntime runs out: None\nsent from outside: 10\n"
+        "from a thread: 12\nleft pending: []\n")

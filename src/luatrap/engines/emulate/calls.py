@@ -30,6 +30,8 @@ CLONE_THREAD = 0x10000
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 PR_SET_SECCOMP = 22
 MAX_ARGS = 1 << 16
+PPOLL = syscall_table.by_name("ppoll").nr
+RT_SIGTIMEDWAIT = syscall_table.by_name("rt_sigtimedwait").nr
 OUTSIDE = object()  # a call's answer: make it again without holding the CPU (it may block)
 DONE = object()  # a call's answer: it set the registers itself, there is no result to write
 
@@ -152,6 +154,45 @@ def rt_sigsuspend(emu: Emulator, t: GuestThread, mask: int, size: int, *_) -> ob
     t.saved_mask = t.mask
     t.mask = ctypes.c_uint64.from_address(mask).value & ~sig.UNBLOCKABLE_BITS
     return emu.perform(t, 34, [0] * 6)  # pause(2), which a kick interrupts
+
+
+def rt_sigtimedwait(emu: Emulator, t: GuestThread, wanted: int, info: int, timeout: int,
+                    size: int, *_) -> object:
+    """Take a signal of the set `wanted` from the guest's pending ones, waiting up to
+    `timeout` for one: the signals reach luatrap's watcher, never a host thread's own
+    sigtimedwait, so the wait is a ppoll(2) that the watcher's kick ends."""
+    if size != 8 or not emu.memory.covers(wanted, wanted + 8):
+        return -errno.EINVAL if size != 8 else -errno.EFAULT
+    wanted = ctypes.c_uint64.from_address(wanted).value & ~sig.UNBLOCKABLE_BITS
+    if timeout and not emu.memory.covers(timeout, timeout + 16):
+        return -errno.EFAULT
+    limit = ctypes.string_at(timeout, 16) if timeout else None
+
+    def take(result: int) -> int:
+        if t.saved_mask is not None:
+            t.mask, t.saved_mask = t.saved_mask, None
+        signo, siginfo = emu.signals.take(t, among=wanted)
+        if signo:
+            t.interrupted = None
+            if info and emu.memory.covers(info, info + sig.SIGINFO_SIZE):
+                ctypes.memmove(info, siginfo or sig.make_info(signo), sig.SIGINFO_SIZE)
+            return signo
+        if result == -errno.EINTR:
+            t.interrupted = RT_SIGTIMEDWAIT  # never restarted
+            return result
+        return -errno.EAGAIN  # the time ran out
+
+    if emu.signals.take(t, among=wanted, peek=True)[0] or limit == bytes(16):
+        return take(0)
+    t.saved_mask = t.mask  # while waiting, the set counts as unblocked: the watcher kicks
+    t.mask &= ~wanted
+    t.wait_limit = ctypes.create_string_buffer(limit or bytes(16), 16)  # ppoll writes it
+    args = [0, 0, ctypes.addressof(t.wait_limit) if limit else 0, 0, 8, 0]
+    result = emu.perform(t, PPOLL, args)
+    if result is OUTSIDE:
+        t.then = take
+        return OUTSIDE
+    return take(result)
 
 
 def sigaltstack(emu: Emulator, t: GuestThread, new: int, old: int, *_) -> int:
@@ -305,7 +346,8 @@ EMULATED = {
     "exit": exit_, "exit_group": exit_group,
     "rt_sigaction": rt_sigaction, "rt_sigprocmask": rt_sigprocmask,
     "rt_sigpending": rt_sigpending, "rt_sigreturn": rt_sigreturn,
-    "rt_sigsuspend": rt_sigsuspend, "sigaltstack": sigaltstack,
+    "rt_sigsuspend": rt_sigsuspend, "rt_sigtimedwait": rt_sigtimedwait,
+    "sigaltstack": sigaltstack,
     "kill": kill, "tgkill": tgkill, "tkill": tkill, "clone3": clone3,
     "close": close, "close_range": close_range, "dup2": dup2, "dup3": dup3,
     "clone": clone, "fork": fork, "vfork": vfork, "execve": execve, "execveat": execveat,

@@ -280,6 +280,9 @@ class Emulator:
         result = self.host_call(t, nr, args)
         self.cpu_lock.acquire(t)
         self.current = t
+        if t.then is not None:
+            then, t.then = t.then, None
+            result = then(result)
         if request is not None:
             decision = self.session.resume(t.tid, request, result)
             if decision is None:

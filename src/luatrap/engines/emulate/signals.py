@@ -119,12 +119,14 @@ class Signals:
             self.info[(0, sig)] = info
             return next((t for t in threads if not t.mask & bit(sig)), None)
 
-    def take(self, t: GuestThread) -> tuple[int, bytes]:
-        """The next signal to act on for `t`, removed from pending; (0, b"") if none."""
+    def take(self, t: GuestThread, among: int | None = None,
+             peek: bool = False) -> tuple[int, bytes]:
+        """The next signal to act on for `t` (or the first pending one of the set
+        `among`, blocked or not), removed from pending unless `peek`; (0, b"") if none."""
         with self.lock:
-            ready = (t.pending | self.process_pending) & ~t.mask
-            if not ready:
-                return 0, b""
+            ready = (t.pending | self.process_pending) & (~t.mask if among is None else among)
+            if not ready or peek:
+                return (ready & -ready).bit_length(), b""
             sig = (ready & -ready).bit_length()
             if t.pending & bit(sig):
                 t.pending &= ~bit(sig)
