@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKE_GETPID, ROOT, luatrap, native_run
+from conftest import FAKE_GETPID, PASS, ROOT, luatrap, native_run
 
 NO_NETWORK = ROOT / "rules_examples" / "no_network"
 
@@ -139,6 +139,18 @@ def test_exec_of_a_missing_file_is_reported_as_natively(engine, rules):
     r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), *cmd, engine=engine)
     assert r.returncode == alone.returncode == 127
     assert alone.stderr.strip() in r.stderr
+
+
+def test_bad_pointers_to_emulated_calls_fail_as_natively(engine, rules, cprog):
+    program = cprog("bad_pointers")
+    r = luatrap("--rules", rules({"getppid": PASS}), program, engine=engine)
+    assert r.returncode == 0
+    assert r.stdout == native_run(program).stdout
+    assert r.stdout.count("EFAULT") == 15
+    r = luatrap("--rules", rules({"getppid": PASS}), program, "altstack", engine=engine)
+    assert r.returncode == 128 + signal.SIGSEGV
+    assert native_run(program, "altstack").returncode == -signal.SIGSEGV
+    assert "survived" not in r.stdout
 
 
 # ------------------------------------------------------------------ load

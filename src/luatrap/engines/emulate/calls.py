@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import host, loader
 from luatrap.engines.emulate import signals as sig
+from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.syscalls import table as syscall_table
 
 if TYPE_CHECKING:
@@ -94,8 +95,8 @@ def arch_prctl(emu: Emulator, t: GuestThread, code: int, addr: int, *_) -> int:
         emu.cpu.write(regs.FS_BASE if code == ARCH_SET_FS else regs.GS_BASE, addr)
         return 0
     if code in (ARCH_GET_FS, ARCH_GET_GS):
-        value = emu.cpu.read(regs.FS_BASE if code == ARCH_GET_FS else regs.GS_BASE)
-        ctypes.c_uint64.from_address(addr).value = value
+        emu.memory.write_u64(addr, emu.cpu.read(regs.FS_BASE if code == ARCH_GET_FS
+                                                 else regs.GS_BASE))
         return 0
     return -errno.EINVAL
 
@@ -138,7 +139,7 @@ def rt_sigprocmask(emu: Emulator, t: GuestThread, how: int, new: int, old: int, 
 
 
 def rt_sigpending(emu: Emulator, t: GuestThread, out: int, size: int, *_) -> int:
-    ctypes.c_uint64.from_address(out).value = (t.pending | emu.signals.process_pending) & t.mask
+    emu.memory.write_u64(out, (t.pending | emu.signals.process_pending) & t.mask)
     return 0
 
 
@@ -151,8 +152,8 @@ def rt_sigreturn(emu: Emulator, t: GuestThread, *_) -> object:
 def rt_sigsuspend(emu: Emulator, t: GuestThread, mask: int, size: int, *_) -> object:
     """Wait under `mask` for a signal; its handler's frame keeps the mask from before
     (as the kernel does), so the old mask is back once the handler returns."""
-    t.saved_mask = t.mask
-    t.mask = ctypes.c_uint64.from_address(mask).value & ~sig.UNBLOCKABLE_BITS
+    new_mask = emu.memory.read_u64(mask) & ~sig.UNBLOCKABLE_BITS
+    t.saved_mask, t.mask = t.mask, new_mask
     return emu.perform(t, 34, [0] * 6)  # pause(2), which a kick interrupts
 
 
@@ -161,12 +162,10 @@ def rt_sigtimedwait(emu: Emulator, t: GuestThread, wanted: int, info: int, timeo
     """Take a signal of the set `wanted` from the guest's pending ones, waiting up to
     `timeout` for one: the signals reach luatrap's watcher, never a host thread's own
     sigtimedwait, so the wait is a ppoll(2) that the watcher's kick ends."""
-    if size != 8 or not emu.memory.covers(wanted, wanted + 8):
-        return -errno.EINVAL if size != 8 else -errno.EFAULT
-    wanted = ctypes.c_uint64.from_address(wanted).value & ~sig.UNBLOCKABLE_BITS
-    if timeout and not emu.memory.covers(timeout, timeout + 16):
-        return -errno.EFAULT
-    limit = ctypes.string_at(timeout, 16) if timeout else None
+    if size != 8:
+        return -errno.EINVAL
+    wanted = emu.memory.read_u64(wanted) & ~sig.UNBLOCKABLE_BITS
+    limit = emu.memory.read(timeout, 16) if timeout else None
 
     def take(result: int) -> int:
         if t.saved_mask is not None:
@@ -174,8 +173,11 @@ def rt_sigtimedwait(emu: Emulator, t: GuestThread, wanted: int, info: int, timeo
         signo, siginfo = emu.signals.take(t, among=wanted)
         if signo:
             t.interrupted = None
-            if info and emu.memory.covers(info, info + sig.SIGINFO_SIZE):
-                ctypes.memmove(info, siginfo or sig.make_info(signo), sig.SIGINFO_SIZE)
+            if info:
+                try:
+                    emu.memory.write(info, siginfo or sig.make_info(signo))
+                except GuestFault:
+                    return -errno.EFAULT
             return signo
         if result == -errno.EINTR:
             t.interrupted = RT_SIGTIMEDWAIT  # never restarted
@@ -199,12 +201,12 @@ def sigaltstack(emu: Emulator, t: GuestThread, new: int, old: int, *_) -> int:
     sp, size, flags = t.altstack
     on = sp <= emu.cpu.read(regs.RSP) < sp + size
     if old:
-        ctypes.memmove(old, struct.pack("<QiiQ", sp, (sig.SS_ONSTACK if on else 0) | (flags & 2),
-                                        0, size), 24)
+        emu.memory.write(old, struct.pack("<QiiQ", sp, (sig.SS_ONSTACK if on else 0)
+                                          | (flags & 2), 0, size))
     if new:
         if on:
             return -errno.EPERM
-        nsp, nflags, _, nsize = struct.unpack("<QiiQ", ctypes.string_at(new, 24))
+        nsp, nflags, _, nsize = struct.unpack("<QiiQ", emu.memory.read(new, 24))
         t.altstack = (nsp, nsize, nflags)
     return 0
 
@@ -288,7 +290,7 @@ def clone3(emu: Emulator, t: GuestThread, args: int, size: int, *_) -> int:
     if size < 64:
         return -errno.EINVAL
     flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls = \
-        struct.unpack("<8Q", ctypes.string_at(args, 64))
+        struct.unpack("<8Q", emu.memory.read(args, 64))
     if pidfd or exit_signal not in (0, signal.SIGCHLD) or flags & 0x1000:  # CLONE_PIDFD
         return -errno.ENOSYS  # glibc then falls back to clone
     top = stack + stack_size if stack else 0
@@ -304,12 +306,10 @@ def vfork(emu: Emulator, t: GuestThread, *_) -> int:
 
 
 def execve(emu: Emulator, t: GuestThread, path: int, argv: int, envp: int, *_) -> int:
-    try:
-        name = ctypes.string_at(path).decode(errors="surrogateescape")
-        args = [a.decode(errors="surrogateescape") for a in _strings(argv)]
-        env = _strings(envp)
-    except (OSError, ValueError):
-        return -errno.EFAULT
+    memory = emu.memory
+    name = memory.read_string(path).decode(errors="surrogateescape")
+    args = [a.decode(errors="surrogateescape") for a in _strings(memory, argv)]
+    env = _strings(memory, envp)
     failure = loader.check_executable(name)
     if failure:
         return -failure
@@ -322,13 +322,14 @@ def execveat(emu: Emulator, t: GuestThread, dirfd, path, argv, envp, flags, *_) 
     return execve(emu, t, path, argv, envp)
 
 
-def _strings(array: int) -> list[bytes]:
+def _strings(memory: GuestMemory, array: int) -> list[bytes]:
+    """The strings of a NULL-terminated array of pointers (argv, envp)."""
     out = []
     while array and len(out) < MAX_ARGS:
-        ptr = ctypes.c_uint64.from_address(array).value
+        ptr = memory.read_u64(array)
         if not ptr:
             break
-        out.append(ctypes.string_at(ptr))
+        out.append(memory.read_string(ptr))
         array += 8
     return out
 

@@ -15,6 +15,7 @@ import json
 import os
 import resource
 import signal
+import struct
 import threading
 
 from luatrap.engines.base import EngineError, Program
@@ -23,7 +24,7 @@ from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.calls import DONE, OUTSIDE
 from luatrap.engines.emulate.cpu import Cpu
-from luatrap.engines.emulate.memory import GuestMemory
+from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.engines.emulate.threads import CpuLock, GuestThread
 from luatrap.engines.emulate.watcher import Watcher, block_signals
 from luatrap.session import RunNow, Session
@@ -63,7 +64,7 @@ class Emulator:
         self.session = session
         self.cpu = Cpu()
         self.memory = GuestMemory(self.cpu)
-        self.signals = sig.Signals()
+        self.signals = sig.Signals(self.memory)
         self.cpu_lock = CpuLock(self.cpu)
         self.threads: list[GuestThread] = []
         self.current: GuestThread | None = None
@@ -132,12 +133,13 @@ class Emulator:
                 traced: bool = False) -> object:
         """Run call `nr` for thread `t`: emulated, forwarded, or left for outside."""
         handler = self.emulated.get(nr)
-        if handler is not None:
-            return handler(self, t, *args)
-        if nr in WAITS_WITH_MASK:
-            args = self.take_wait_mask(t, nr, args)
-            if args is None:
-                return -errno.EFAULT
+        try:
+            if handler is not None:
+                return handler(self, t, *args)
+            if nr in WAITS_WITH_MASK:
+                args = self.take_wait_mask(t, nr, args)
+        except GuestFault:
+            return -errno.EFAULT
         if len(self.threads) > 1 and nr not in NEVER_BLOCK:
             t.call = (nr, list(args), request, traced)
             return OUTSIDE
@@ -166,22 +168,18 @@ class Emulator:
             self.take_host_signal(t, EPIPE_SIGNALS[result])
         return result
 
-    def take_wait_mask(self, t: GuestThread, nr: int, args) -> list[int] | None:
+    def take_wait_mask(self, t: GuestThread, nr: int, args) -> list[int]:
         """pselect6/ppoll/epoll_pwait(2) with a signal mask: the mask becomes the guest
         thread's for the call, as for rt_sigsuspend, and the host call gets none (the host
-        thread keeps every signal blocked but KICK, which ends the wait). None: EFAULT."""
+        thread keeps every signal blocked but KICK, which ends the wait)."""
         args = list(args)
         where = WAITS_WITH_MASK[nr]
         addr, args[where] = args[where], 0
         if addr and nr == PSELECT6:  # a {const sigset_t *, size_t} pair
-            if not self.memory.covers(addr, addr + 8):
-                return None
-            addr = ctypes.c_uint64.from_address(addr).value
+            addr = self.memory.read_u64(addr)
         if addr:
-            if not self.memory.covers(addr, addr + 8):
-                return None
-            t.saved_mask = t.mask
-            t.mask = ctypes.c_uint64.from_address(addr).value & ~sig.UNBLOCKABLE_BITS
+            new_mask = self.memory.read_u64(addr) & ~sig.UNBLOCKABLE_BITS
+            t.saved_mask, t.mask = t.mask, new_mask
         return args
 
     def take_host_signal(self, t: GuestThread, signo: int) -> None:
@@ -221,14 +219,16 @@ class Emulator:
                     return decision
         return host.int80(nr, *args)
 
-    @staticmethod
-    def map_i386(nr: int, target: int, args: list[int]) -> tuple[int, list[int]] | None:
+    def map_i386(self, nr: int, target: int, args: list[int]) -> tuple[int, list[int]] | None:
         if nr != compat.I386_SOCKETCALL:
             return target, args
         sub = compat.socketcall_target(args[0])
         if sub is None or not args[1]:
             return None
-        words = (ctypes.c_uint32 * sub[1]).from_address(args[1])
+        try:
+            words = struct.unpack(f"<{sub[1]}I", self.memory.read(args[1], 4 * sub[1]))
+        except GuestFault:
+            return None  # the kernel's EFAULT is the kernel's to give
         return sub[0], [*words, *[0] * (6 - sub[1])]
 
     def on_bad_access(self, address: int) -> None:
@@ -263,7 +263,7 @@ class Emulator:
                 self.fault(t, err)
             elif t.sigreturn:
                 t.sigreturn = False
-                sig.sigreturn(cpu, t)
+                self.sigreturn(t)
             elif t.call is not None:
                 self.call_outside(t)
             elif lock.contended():
@@ -308,7 +308,7 @@ class Emulator:
         act = self.signals.actions[signo]
         if act.handler in (sig.SIG_DFL, sig.SIG_IGN) or t.mask & sig.bit(signo):
             self.exit_process(None, signo)
-        sig.build_frame(self.cpu, t, signo, act, sig.make_info(signo, code, addr=addr))
+        self.enter_handler(t, signo, act, sig.make_info(signo, code, addr=addr))
 
     def deliver_signals(self, t: GuestThread) -> None:
         """Run the guest handler of each deliverable pending signal (or its default)."""
@@ -339,7 +339,21 @@ class Emulator:
                 self.cpu.write(regs.RIP, self.cpu.read(regs.RIP) - 2)
                 self.cpu.write(regs.RAX, interrupted)
             interrupted = None  # a second handler nests on the first one's frame
-            sig.build_frame(self.cpu, t, signo, act, info)
+            self.enter_handler(t, signo, act, info)
+
+    def enter_handler(self, t: GuestThread, signo: int, act: sig.Action, info: bytes) -> None:
+        """Run `signo`'s guest handler; a stack that cannot take its frame is the
+        kernel's forced SIGSEGV."""
+        try:
+            sig.build_frame(self.cpu, self.memory, t, signo, act, info)
+        except GuestFault:
+            self.exit_process(None, signal.SIGSEGV)
+
+    def sigreturn(self, t: GuestThread) -> None:
+        try:
+            sig.sigreturn(self.cpu, self.memory, t)
+        except GuestFault:
+            self.exit_process(None, signal.SIGSEGV)
 
     def thread_exit(self, t: GuestThread) -> None:
         """Thread `t` ended: wake its joiner (CLONE_CHILD_CLEARTID), end the process
@@ -347,8 +361,11 @@ class Emulator:
         if len(self.threads) <= 1:
             self.exit_process(t.exit_code)
         if t.clear_child_tid:
-            ctypes.c_uint32.from_address(t.clear_child_tid).value = 0
-            host.syscall(202, t.clear_child_tid, 1, 1, 0, 0, 0)  # FUTEX_WAKE one
+            try:
+                self.memory.write(t.clear_child_tid, bytes(4))
+                host.syscall(202, t.clear_child_tid, 1, 1, 0, 0, 0)  # FUTEX_WAKE one
+            except GuestFault:
+                pass  # as the kernel does: nothing to clear, nobody to wake
         self.threads.remove(t)
         self.session.thread_gone(t.tid)
         self.cpu_lock.loaded = None

@@ -8,7 +8,6 @@ luatrap on the new program, handing over the settings and open log files.
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import json
 import os
@@ -24,6 +23,7 @@ from luatrap.engines.emulate.calls import (
     CLONE_SETTLS,
     CLONE_VFORK,
 )
+from luatrap.engines.emulate.memory import GuestFault
 
 if TYPE_CHECKING:
     from luatrap.engines.emulate.linux import Emulator
@@ -44,12 +44,20 @@ def clone_thread(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: in
         cpu.context_write(context, regs.FS_BASE, tls)
     child = emu.new_thread(t, context)
     if flags & CLONE_PARENT_SETTID:
-        ctypes.c_int32.from_address(ptid).value = child.tid
+        _store_tid(emu, ptid, child.tid)
     if flags & CLONE_CHILD_SETTID:
-        ctypes.c_int32.from_address(ctid).value = child.tid
+        _store_tid(emu, ctid, child.tid)
     if flags & CLONE_CHILD_CLEARTID:
         child.clear_child_tid = ctid
     return child.tid
+
+
+def _store_tid(emu: Emulator, addr: int, tid: int) -> None:
+    """CLONE_*_SETTID: as the kernel does, a bad address is ignored."""
+    try:
+        emu.memory.write(addr, tid.to_bytes(4, "little", signed=True))
+    except GuestFault:
+        pass
 
 
 def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid: int,
@@ -73,12 +81,12 @@ def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid:
         if flags & CLONE_SETTLS:
             emu.cpu.write(regs.FS_BASE, tls)
         if flags & CLONE_CHILD_SETTID:
-            ctypes.c_int32.from_address(ctid).value = t.tid
+            _store_tid(emu, ctid, t.tid)
         if flags & CLONE_CHILD_CLEARTID:
             t.clear_child_tid = ctid
         return 0
     if flags & CLONE_PARENT_SETTID:
-        ctypes.c_int32.from_address(ptid).value = pid
+        _store_tid(emu, ptid, pid)
     if vfork:
         os.close(done_w)
         while os.read(done_r, 1):

@@ -18,6 +18,7 @@ import threading
 
 from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate.host import libc
+from luatrap.engines.emulate.memory import GuestMemory
 from luatrap.engines.emulate.threads import GuestThread
 
 KICK = signal.SIGRTMAX  # interrupts a host call of one guest thread; not usable by guests
@@ -59,7 +60,8 @@ class Action:
 class Signals:
     """The guest's signal state for one process, shared by its threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory: GuestMemory) -> None:
+        self.memory = memory
         self.lock = threading.Lock()
         self.actions = {s: Action() for s in ALL}
         self.process_pending = 0
@@ -79,19 +81,20 @@ class Signals:
         if sig not in ALL or sig == KICK:
             return -22
         act = self.actions[sig]
-        if old:
-            ctypes.memmove(old, act.pack(), 32)
         if new:
-            handler, flags, restorer, mask = struct.unpack("<QQQQ", ctypes.string_at(new, 32))
+            handler, flags, restorer, mask = struct.unpack("<QQQQ", self.memory.read(new, 32))
+        if old:
+            self.memory.write(old, act.pack())
+        if new:
             self.actions[sig] = Action(handler, flags, restorer, mask)
             libc.signal(sig, ctypes.c_void_p(SIG_IGN if handler == SIG_IGN else SIG_DFL))
         return 0
 
     def set_mask(self, t: GuestThread, how: int, new: int, old: int) -> int:
-        if old:
-            ctypes.c_uint64.from_address(old).value = t.mask
+        """rt_sigprocmask, in the kernel's order: read the new set, change, report."""
+        before = t.mask
         if new:
-            value = ctypes.c_uint64.from_address(new).value
+            value = self.memory.read_u64(new)
             if how == 0:
                 t.mask |= value
             elif how == 1:
@@ -101,6 +104,8 @@ class Signals:
             else:
                 return -22
             t.mask &= ~UNBLOCKABLE_BITS
+        if old:
+            self.memory.write_u64(old, before)
         return 0
 
     def pending_for(self, t: GuestThread) -> int:
@@ -150,8 +155,10 @@ def make_info(sig: int, code: int = 0, pid: int = 0, uid: int = 0, value: int = 
     return struct.pack("<iiiiIIQ", sig, 0, code, 0, pid, uid, value).ljust(SIGINFO_SIZE, b"\0")
 
 
-def build_frame(cpu: regs.Cpu, t: GuestThread, sig: int, act: Action, info: bytes) -> None:
-    """Enter the guest handler of `sig` as the kernel does: a rt_sigframe on the stack."""
+def build_frame(cpu: regs.Cpu, memory: GuestMemory, t: GuestThread, sig: int, act: Action,
+                info: bytes) -> None:
+    """Enter the guest handler of `sig` as the kernel does: a rt_sigframe on the stack.
+    GuestFault (nothing changed) if the stack cannot take it: the kernel's SIGSEGV."""
     rsp = cpu.read(regs.RSP)
     sp_base, size, flags = t.altstack
     on_alt = sp_base <= rsp < sp_base + size
@@ -164,19 +171,19 @@ def build_frame(cpu: regs.Cpu, t: GuestThread, sig: int, act: Action, info: byte
     struct.pack_into("<I", fxsave, 24, cpu.read(regs.MXCSR) & 0xFFFFFFFF)
     for n in range(16):
         fxsave[160 + 16 * n:176 + 16 * n] = cpu.read_xmm(n)
-    ctypes.memmove(fx, bytes(fxsave), FXSAVE_SIZE)
     frame = ((fx - (8 + UC_SIZE + SIGINFO_SIZE)) & ~15) - 8
     uc = frame + UC
     gregs = [cpu.read(r) for r in regs.SIGCONTEXT_REGS]
     context = struct.pack("<18Q", *gregs) + struct.pack("<HHHH", 0x33, 0, 0, 0x2b)
     old_mask = t.mask if t.saved_mask is None else t.saved_mask
-    t.saved_mask = None
     context += struct.pack("<QQQQQ", 0, 0, old_mask, 0, fx)
     stack_flags = (SS_ONSTACK if on_alt else 0) | (flags & SS_DISABLE)
     ucontext = struct.pack("<QQQiiQ", 0, 0, sp_base, stack_flags, 0, size)
     ucontext += context.ljust(256, b"\0") + struct.pack("<Q", old_mask)
     data = struct.pack("<Q", act.restorer) + ucontext + info
-    ctypes.memmove(frame, data, len(data))
+    memory.write(fx, bytes(fxsave))
+    memory.write(frame, data)
+    t.saved_mask = None
     t.mask |= act.mask | (0 if act.flags & SA_NODEFER else bit(sig))
     if act.flags & SA_RESETHAND:
         act.handler = SIG_DFL
@@ -186,20 +193,21 @@ def build_frame(cpu: regs.Cpu, t: GuestThread, sig: int, act: Action, info: byte
     cpu.write(regs.EFLAGS, cpu.read(regs.EFLAGS) & ~0x500)  # clear DF and TF
 
 
-def sigreturn(cpu: regs.Cpu, t: GuestThread) -> None:
-    """rt_sigreturn: restore what build_frame saved (the handler may have changed it)."""
+def sigreturn(cpu: regs.Cpu, memory: GuestMemory, t: GuestThread) -> None:
+    """rt_sigreturn: restore what build_frame saved (the handler may have changed it).
+    GuestFault (nothing changed) if the frame is not readable: the kernel's SIGSEGV."""
     uc = cpu.read(regs.RSP)  # the handler's `ret` popped pretcode
-    gregs = struct.unpack("<18Q", ctypes.string_at(uc + UC_MCONTEXT, 144))
+    gregs = struct.unpack("<18Q", memory.read(uc + UC_MCONTEXT, 144))
+    fx = memory.read_u64(uc + FPSTATE_PTR)
+    fxsave = memory.read(fx, FXSAVE_SIZE) if fx else None
+    mask = memory.read_u64(uc + UC_MASK)
     for reg, value in zip(regs.SIGCONTEXT_REGS, gregs, strict=True):
         cpu.write(reg, value)
-    fx = ctypes.c_uint64.from_address(uc + FPSTATE_PTR).value
-    if fx:
-        data = ctypes.string_at(fx, FXSAVE_SIZE)
-        cpu.write(regs.MXCSR, struct.unpack_from("<I", data, 24)[0])
+    if fxsave:
+        cpu.write(regs.MXCSR, struct.unpack_from("<I", fxsave, 24)[0])
         for n in range(16):
-            cpu.write_xmm(n, data[160 + 16 * n:176 + 16 * n])
-    t.mask = ctypes.c_uint64.from_address(uc + UC_MASK).value
-    t.mask &= ~UNBLOCKABLE_BITS
+            cpu.write_xmm(n, fxsave[160 + 16 * n:176 + 16 * n])
+    t.mask = mask & ~UNBLOCKABLE_BITS
 
 
 def die_by(sig: int) -> None:
