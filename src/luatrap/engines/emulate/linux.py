@@ -115,7 +115,7 @@ class Emulator:
             if decision.__class__ is int:
                 return decision
             if decision is None:
-                result = self.perform(t, nr, args, traced=self.tracing)
+                result = self.perform(t, nr, args)
                 if self.tracing and result is not OUTSIDE and result is not DONE:
                     self.session.on_result(t.tid, result)
                 return result
@@ -129,8 +129,7 @@ class Emulator:
                     self.session.on_result(t.tid, last)
                 return last
 
-    def perform(self, t: GuestThread, nr: int, args, request: RunNow | None = None,
-                traced: bool = False) -> object:
+    def perform(self, t: GuestThread, nr: int, args, request: RunNow | None = None) -> object:
         """Run call `nr` for thread `t`: emulated, forwarded, or left for outside."""
         handler = self.emulated.get(nr)
         try:
@@ -141,7 +140,7 @@ class Emulator:
         except GuestFault:
             return -errno.EFAULT
         if len(self.threads) > 1 and nr not in NEVER_BLOCK:
-            t.call = (nr, list(args), request, traced)
+            t.call = (nr, list(args), request)
             return OUTSIDE
         return self.host_call(t, nr, args)
 
@@ -274,7 +273,7 @@ class Emulator:
 
     def call_outside(self, t: GuestThread) -> None:
         """Make `t`'s pending call without holding the CPU, then finish its decision."""
-        nr, args, request, traced = t.call
+        nr, args, request = t.call
         t.call = None
         self.cpu_lock.release(t)
         result = self.host_call(t, nr, args)
@@ -292,7 +291,7 @@ class Emulator:
                 result = self.decide(t, request.hooked_nr, args, decision)
                 if result is OUTSIDE:
                     return
-        elif traced:
+        elif self.tracing:  # also the wait of an emulated call (rt_sigsuspend)
             self.session.on_result(t.tid, result)
         if result is not DONE:
             self.cpu.write(regs.RAX, result)
