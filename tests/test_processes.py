@@ -41,6 +41,20 @@ def test_forked_vforked_and_execed_children_are_hooked(engine, rules, cprog):
                                      "exec after fork: 99999", "exec after vfork: 99999"]
 
 
+def test_process_calls_through_int_0x80_stay_under_luatrap(engine, rules, cprog):
+    """i386 fork, execve and exit from a 64-bit program: followed and hooked as natively."""
+    folder = rules({"getppid": "function do_syscall() return 1, 4242 end"})
+    r = luatrap("--rules", folder, cprog("int80_process", "-no-pie"), engine=engine)
+    assert r.stdout.splitlines() == ["forked child sees ppid 4242", "child exit 0",
+                                     "exec'd copy sees ppid 4242"]
+    assert r.returncode == 7
+    if engine == "emulate":  # 32-bit calls on the process's own state are refused there
+        r = luatrap("--rules", folder, cprog("int80_process", "-no-pie"), "state",
+                    engine=engine)
+        assert r.stdout.splitlines() == ["brk ENOSYS", "rt_sigprocmask -38", "munmap -38",
+                                         "still running"]
+
+
 def test_shell_pipeline_children_are_hooked(engine, rules):
     r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), "bash", "-c",
                 f"{PYTHON} -c 'import os; print(os.getpid())' | cat; "

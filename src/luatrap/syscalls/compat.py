@@ -40,6 +40,16 @@ def x86_64_name_of_i386(name: str) -> str:
     return _I386_ALIASES.get(name, name)
 
 
+def i386_names() -> dict[int, str]:
+    """i386 number -> the x86_64 name of the kernel function it reaches."""
+    return {nr: x86_64_name_of_i386(name) for nr, name in I386_NAMES.items()}
+
+
+def x32_names() -> dict[int, str]:
+    """x32 number (without the x32 bit) -> the x86_64 name of the call it reaches."""
+    return {nr: name for nr in range(512) if (name := table.name_of(nr))} | X32_NAMES
+
+
 def foreign_numbers(ruled: set[str]) -> tuple[dict[int, int], dict[int, int]]:
     """For the ruled x86_64 names: i386 number -> x86_64 number, x32 number -> x86_64
     number (x32 numbers without the x32 bit). socketcall is routed when any of its
@@ -66,4 +76,5 @@ def socketcall_target(call: int) -> tuple[int, int] | None:
     return table.by_name(entry[0]).nr, entry[1]
 
 
-__all__ = ["I386_SOCKETCALL", "foreign_numbers", "socketcall_target", "X32_NAMES"]
+__all__ = ["I386_SOCKETCALL", "foreign_numbers", "i386_names", "socketcall_target",
+           "x32_names", "X32_NAMES"]

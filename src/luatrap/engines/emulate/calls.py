@@ -322,15 +322,26 @@ def execveat(emu: Emulator, t: GuestThread, dirfd, path, argv, envp, flags, *_) 
     return execve(emu, t, path, argv, envp)
 
 
-def _strings(memory: GuestMemory, array: int) -> list[bytes]:
+def execve32(emu: Emulator, t: GuestThread, path: int, argv: int, envp: int, *_) -> int:
+    """execve through `int 0x80` or x32: the same, with arrays of 32-bit pointers."""
+    memory = emu.memory
+    name = memory.read_string(path).decode(errors="surrogateescape")
+    args = [a.decode(errors="surrogateescape") for a in _strings(memory, argv, 4)]
+    failure = loader.check_executable(name)
+    if failure:
+        return -failure
+    return emu.exec_program(t, name, args, _strings(memory, envp, 4))
+
+
+def _strings(memory: GuestMemory, array: int, width: int = 8) -> list[bytes]:
     """The strings of a NULL-terminated array of pointers (argv, envp)."""
     out = []
     while array and len(out) < MAX_ARGS:
-        ptr = memory.read_u64(array)
+        ptr = int.from_bytes(memory.read(array, width), "little")
         if not ptr:
             break
         out.append(memory.read_string(ptr))
-        array += 8
+        array += width
     return out
 
 
@@ -353,6 +364,26 @@ EMULATED = {
     "close": close, "close_range": close_range, "dup2": dup2, "dup3": dup3,
     "clone": clone, "fork": fork, "vfork": vfork, "execve": execve, "execveat": execveat,
 }
+
+
+# -- the other ways in: `int 0x80` (i386) and x32 ----------------------------------------
+# A 32-bit or x32 call that would act on luatrap's own process (memory maps, signal
+# handling, threads, processes, luatrap's fds) must not reach the host kernel. These
+# take plain integers, as their x86_64 twin does, and get its emulation; execve reads
+# 32-bit pointer arrays; every other emulated call, and the i386-only ones, are ENOSYS.
+FOREIGN_EMULATED = {name: EMULATED[name] for name in (
+    "exit", "exit_group", "kill", "tkill", "tgkill", "close", "close_range", "dup2", "dup3",
+    "fork", "vfork")} | {"execve": execve32}
+I386_ONLY = {"ipc", "signal", "sigaction", "sgetmask", "ssetmask", "sigsuspend",
+             "sigpending", "sigprocmask", "sigreturn", "set_thread_area", "get_thread_area",
+             "vm86", "vm86old"}
+
+
+def foreign_table(names: dict[int, str]) -> dict[int, object]:
+    """For foreign call numbers (number -> x86_64 name): the handler of each one that the
+    host kernel must not run."""
+    return {nr: FOREIGN_EMULATED.get(name, enosys) for nr, name in names.items()
+            if name in EMULATED or name in I386_ONLY}
 
 
 def table() -> dict[int, object]:

@@ -83,6 +83,8 @@ class Emulator:
         self.emulated = calls.table()
         ruled = {table.name_of(nr) for nr in session.hooked}
         self.i386_ruled, self.x32_ruled = compat.foreign_numbers(ruled)
+        self.i386_emulated = calls.foreign_table(compat.i386_names())
+        self.x32_emulated = calls.foreign_table(compat.x32_names())
         self.cpu.hook_syscall(self.on_syscall)
         self.cpu.hook_interrupt(self.on_interrupt)
         self.cpu.hook_bad_access(self.on_bad_access)
@@ -193,22 +195,35 @@ class Emulator:
             decision = self.session.on_syscall(t.tid, target, args)
             if decision is not None:
                 return self.decide(t, target, args, decision)
+        handler = self.x32_emulated.get(nr & ~X32_BIT)
+        if handler is not None:
+            return self.foreign_emulated(handler, t, args)
         return self.host_call(t, nr, args)
+
+    def foreign_emulated(self, handler, t: GuestThread, args: list[int]) -> object:
+        """An i386 or x32 call that must not reach the host kernel (calls.foreign_table)."""
+        try:
+            return handler(self, t, *args)
+        except GuestFault:
+            return -errno.EFAULT
 
     # -- interrupts and faults -------------------------------------------------------
     def on_interrupt(self, vector: int) -> None:
         t = self.current
         if vector == 0x80:
             values = self._i386_args.load()
-            values[0] = self.i386_call(t, values[0] & 0xFFFFFFFF,
-                                       [v & 0xFFFFFFFF for v in values[1:7]])
-            self._i386_args.store()
+            result = self.i386_call(t, values[0] & 0xFFFFFFFF,
+                                    [v & 0xFFFFFFFF for v in values[1:7]])
+            if result is not DONE:  # (exit)
+                values[0] = result
+                self._i386_args.store()
             return
         t.fault = FAULT_SIGNALS.get(vector, (signal.SIGSEGV, 0x80)) + (None,)
         self.cpu.stop()
 
-    def i386_call(self, t: GuestThread, nr: int, args: list[int]) -> int:
-        """An `int 0x80` call: ruled if its x86_64 twin is ruled, run by the host kernel."""
+    def i386_call(self, t: GuestThread, nr: int, args: list[int]) -> object:
+        """An `int 0x80` call: ruled if its x86_64 twin is ruled; run by the host kernel
+        unless it would act on luatrap's own process (calls.foreign_table)."""
         target = self.i386_ruled.get(nr)
         if target is not None:
             mapped = self.map_i386(nr, target, args)
@@ -216,6 +231,9 @@ class Emulator:
                 decision = self.session.on_syscall(t.tid, *mapped)
                 if decision.__class__ is int:
                     return decision
+        handler = self.i386_emulated.get(nr)
+        if handler is not None:
+            return self.foreign_emulated(handler, t, args)
         return host.int80(nr, *args)
 
     def map_i386(self, nr: int, target: int, args: list[int]) -> tuple[int, list[int]] | None:
