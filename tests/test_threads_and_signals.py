@@ -79,3 +79,11 @@ def test_sigwait_takes_blocked_signals(engine, rules):
     assert r.stdout == native_run(PYTHON, "-c", SIGWAIT).stdout == (
         "already pending: 10\ntime runs out: None\nsent from outside: 10\n"
         "from a thread: 12\nleft pending: []\n")
+
+
+def test_signalfd_reads_blocked_signals(engine, rules, cprog):
+    program = cprog("signalfd_reader")
+    r = luatrap("--rules", rules(PASS_ALL), program, "exec", engine=engine)
+    assert r.stdout == native_run(program, "exec").stdout == (
+        "signal 10, from this process: 1\nSIGCHLD, status 5, from the child: 1\n"
+        "empty: EAGAIN\nsame fd, new mask: 1\nsignal 12, from this process: 1\n")

@@ -30,6 +30,7 @@ CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID = 0x100000, 0x2000
 CLONE_THREAD = 0x10000
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
 PR_SET_SECCOMP = 22
+SFD_NONBLOCK, SFD_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 MAX_ARGS = 1 << 16
 PPOLL = syscall_table.by_name("ppoll").nr
 RT_SIGTIMEDWAIT = syscall_table.by_name("rt_sigtimedwait").nr
@@ -197,6 +198,30 @@ def rt_sigtimedwait(emu: Emulator, t: GuestThread, wanted: int, info: int, timeo
     return take(result)
 
 
+def signalfd(emu: Emulator, t: GuestThread, fd: int, mask: int, size: int, *_) -> int:
+    return signalfd4(emu, t, fd, mask, size, 0)
+
+
+def signalfd4(emu: Emulator, t: GuestThread, fd: int, mask: int, size: int, flags: int,
+              *_) -> int:
+    """signalfd(2): luatrap reads the process's signals itself, so a real signalfd would
+    never see one. The guest gets the read end of a pipe; each signal of the set that
+    arrives while blocked is written there as a struct signalfd_siginfo (signals.py)."""
+    if size != 8 or flags & ~(SFD_NONBLOCK | SFD_CLOEXEC):
+        return -errno.EINVAL
+    wanted = emu.memory.read_u64(mask) & ~sig.UNBLOCKABLE_BITS
+    if fd & 0xFFFFFFFF != 0xFFFFFFFF:  # a new set for an existing one
+        if fd not in emu.signals.signalfds:
+            return -errno.EINVAL
+        emu.signals.signalfds[fd][0] = wanted
+        return fd
+    read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    os.set_blocking(read_end, not flags & SFD_NONBLOCK)
+    os.set_inheritable(read_end, not flags & SFD_CLOEXEC)
+    emu.signals.signalfds[read_end] = [wanted, emu.keep_fd(write_end)]
+    return read_end
+
+
 def sigaltstack(emu: Emulator, t: GuestThread, new: int, old: int, *_) -> int:
     sp, size, flags = t.altstack
     on = sp <= emu.cpu.read(regs.RSP) < sp + size
@@ -252,6 +277,10 @@ def _signal_self(emu: Emulator, signo: int, target: GuestThread | None, code: in
 def close(emu: Emulator, t: GuestThread, fd: int, *_) -> int:
     if fd in emu.reserved_fds:
         return -errno.EBADF
+    reader = emu.signals.signalfds.pop(fd, None)
+    if reader is not None:
+        emu.reserved_fds.discard(reader[1])
+        os.close(reader[1])
     return host.syscall(3, fd, 0, 0, 0, 0, 0)
 
 
@@ -359,7 +388,7 @@ EMULATED = {
     "rt_sigaction": rt_sigaction, "rt_sigprocmask": rt_sigprocmask,
     "rt_sigpending": rt_sigpending, "rt_sigreturn": rt_sigreturn,
     "rt_sigsuspend": rt_sigsuspend, "rt_sigtimedwait": rt_sigtimedwait,
-    "sigaltstack": sigaltstack,
+    "sigaltstack": sigaltstack, "signalfd": signalfd, "signalfd4": signalfd4,
     "kill": kill, "tgkill": tgkill, "tkill": tkill, "clone3": clone3,
     "close": close, "close_range": close_range, "dup2": dup2, "dup3": dup3,
     "clone": clone, "fork": fork, "vfork": vfork, "execve": execve, "execveat": execveat,

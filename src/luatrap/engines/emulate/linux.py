@@ -441,6 +441,8 @@ class Emulator:
             raise EngineError(str(e)) from None
         self.exec_state = {k: v for k, v in settings.items() if k != "raw_env"}
         self.exec_state.update(self.keep_fds())
+        for fd, (wanted, write_end) in settings.get("signalfds", {}).items():  # kept by exec
+            self.signals.signalfds[int(fd)] = [wanted, self.keep_fd(write_end)]
         self.cpu.write(regs.RSP, sp)
         self.cpu.write(regs.RIP, entry)
         self.cpu.save(t.context)
@@ -510,6 +512,15 @@ class Emulator:
         self.cpu_lock.after_fork(t)
         self.signals.after_fork()
         t.pending = 0
+        for fd, reader in self.signals.signalfds.items():  # the child's signals are its own
+            self.reserved_fds.discard(reader[1])
+            os.close(reader[1])
+            read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+            blocking, inheritable = os.get_blocking(fd), os.get_inheritable(fd)
+            os.dup2(read_end, fd, inheritable=inheritable)
+            os.close(read_end)
+            os.set_blocking(fd, blocking)
+            reader[1] = self.keep_fd(write_end)
         tracer = self.session.tracer
         if tracer is not None:  # the parent counts and reports what came before the fork
             tracer.stats.clear()

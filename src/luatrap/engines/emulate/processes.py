@@ -102,6 +102,14 @@ def exec_program(emu: Emulator, t: GuestThread, path: str, argv: list[str],
                  env=[e.decode("latin-1") for e in env],
                  mask=t.mask,
                  ignored=[s for s, a in emu.signals.actions.items() if a.handler == 1])
+    state["signalfds"] = kept = {}
+    for guest_fd, (wanted, write_end) in emu.signals.signalfds.items():
+        try:
+            if os.get_inheritable(guest_fd):  # not SFD_CLOEXEC: it outlives the execve
+                kept[guest_fd] = (wanted, write_end)
+                os.set_inheritable(write_end, True)
+        except OSError:
+            pass  # the guest closed it some way close() did not see
     fd = os.memfd_create("luatrap-exec", 0)
     os.write(fd, json.dumps(state).encode())
     os.lseek(fd, 0, os.SEEK_SET)

@@ -66,6 +66,7 @@ class Signals:
         self.actions = {s: Action() for s in ALL}
         self.process_pending = 0
         self.info: dict[tuple[int, int], bytes] = {}  # (tid or 0, signal) -> siginfo
+        self.signalfds: dict[int, list[int]] = {}  # guest fd -> [signal set, write end]
         for sig in BLOCKABLE:  # what luatrap inherited ignored, the program inherits ignored
             if sig not in (signal.SIGPIPE, signal.SIGXFSZ, KICK) and _ignored(sig):
                 self.actions[sig].handler = SIG_IGN
@@ -114,7 +115,10 @@ class Signals:
     # -- routing ------------------------------------------------------------------------
     def post(self, sig: int, info: bytes, thread: GuestThread | None,
              threads: list[GuestThread]) -> GuestThread | None:
-        """Mark `sig` pending (for `thread`, or the process); the thread to interrupt."""
+        """Mark `sig` pending (for `thread`, or the process); the thread to interrupt.
+        A blocked signal that a guest signalfd reads goes to that signalfd instead."""
+        if self.signalfds and self._to_signalfd(sig, info, thread, threads):
+            return None
         with self.lock:
             if thread is not None:
                 thread.pending |= bit(sig)
@@ -123,6 +127,20 @@ class Signals:
             self.process_pending |= bit(sig)
             self.info[(0, sig)] = info
             return next((t for t in threads if not t.mask & bit(sig)), None)
+
+    def _to_signalfd(self, sig: int, info: bytes, thread: GuestThread | None,
+                     threads: list[GuestThread]) -> bool:
+        wanted = bit(sig)
+        reader = next((fds for fds in self.signalfds.values() if fds[0] & wanted), None)
+        if reader is None:
+            return False
+        if not (thread.mask & wanted if thread else all(t.mask & wanted for t in threads)):
+            return False  # not blocked: its handler or default action, not the signalfd
+        try:
+            os.write(reader[1], signalfd_record(info))
+        except BlockingIOError:
+            pass  # 512 unread: dropped, as a standard signal already pending would be
+        return True
 
     def take(self, t: GuestThread, among: int | None = None,
              peek: bool = False) -> tuple[int, bytes]:
@@ -153,6 +171,14 @@ def make_info(sig: int, code: int = 0, pid: int = 0, uid: int = 0, value: int = 
     if addr is not None:
         return struct.pack("<iiiiQ", sig, 0, code, 0, addr).ljust(SIGINFO_SIZE, b"\0")
     return struct.pack("<iiiiIIQ", sig, 0, code, 0, pid, uid, value).ljust(SIGINFO_SIZE, b"\0")
+
+
+def signalfd_record(info: bytes) -> bytes:
+    """A siginfo_t as the struct signalfd_siginfo that reading a signalfd gives."""
+    signo, err, code, _, pid, uid, value = struct.unpack("<iiiiIIQ", info[:32].ljust(32, b"\0"))
+    status = ((value & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000  # si_status / si_int
+    return struct.pack("<IiiIIiIIIIiiQ", signo, err, code, pid, uid, 0, 0, 0, 0, 0, status,
+                       status, value).ljust(SIGINFO_SIZE, b"\0")
 
 
 def build_frame(cpu: regs.Cpu, memory: GuestMemory, t: GuestThread, sig: int, act: Action,

@@ -81,14 +81,17 @@ class Watcher:
         """A signal for the process: ignore, stop, or post it to a guest thread."""
         emu = self.emu
         handler = emu.signals.actions[signo].handler
-        if handler == sig.SIG_IGN:
-            return
-        if handler == sig.SIG_DFL:
-            if signo in sig.IGNORED_BY_DEFAULT:
+        # a blocked signal is never ignored: it waits, for a handler set by then, or a
+        # signalfd or sigwait to take it
+        if not all(t.mask & sig.bit(signo) for t in emu.threads):
+            if handler == sig.SIG_IGN:
                 return
-            if signo in sig.STOP_BY_DEFAULT:
-                sig.stop_by(signo)
-                return
+            if handler == sig.SIG_DFL:
+                if signo in sig.IGNORED_BY_DEFAULT:
+                    return
+                if signo in sig.STOP_BY_DEFAULT:
+                    sig.stop_by(signo)
+                    return
         target = emu.signals.post(signo, info, None, emu.threads)
         if target is not None:
             emu.kick(target)
