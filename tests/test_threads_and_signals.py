@@ -87,3 +87,8 @@ def test_signalfd_reads_blocked_signals(engine, rules, cprog):
     assert r.stdout == native_run(program, "exec").stdout == (
         "signal 10, from this process: 1\nSIGCHLD, status 5, from the child: 1\n"
         "empty: EAGAIN\nsame fd, new mask: 1\nsignal 12, from this process: 1\n")
+
+
+def test_pending_signal_survives_execve(engine, rules, cprog):
+    r = luatrap("--rules", rules(PASS_ALL), cprog("pending_across_exec"), engine=engine)
+    assert r.stdout == "after execve, SIGUSR1 pending: 1\n"

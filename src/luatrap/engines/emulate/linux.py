@@ -433,6 +433,7 @@ class Emulator:
         t = GuestThread(tid=threading.get_native_id(), context=self.cpu.new_context(),
                         mask=settings.get("mask", sum(sig.bit(s) for s in inherited)))
         self.threads.append(t)
+        self.signals.process_pending = settings.get("pending", 0)  # kept by execve
         env = settings.get("raw_env") or [f"{k}={v}".encode(errors="surrogateescape")
                                           for k, v in program.env.items()]
         try:

@@ -100,7 +100,7 @@ def exec_program(emu: Emulator, t: GuestThread, path: str, argv: list[str],
     """execve: luatrap runs `path` afresh, on the emulate engine, in this process."""
     state = dict(emu.exec_state, path=path, argv=argv,
                  env=[e.decode("latin-1") for e in env],
-                 mask=t.mask,
+                 mask=t.mask, pending=t.pending | emu.signals.process_pending,
                  ignored=[s for s, a in emu.signals.actions.items() if a.handler == 1])
     state["signalfds"] = kept = {}
     for guest_fd, (wanted, write_end) in emu.signals.signalfds.items():
