@@ -69,14 +69,19 @@ def test_distinct_errors_are_summarised_not_flooded(engine, rules, cprog):
     assert r.lua_errors[11] == f"[Lua Error] {path}: 90 more different error(s) not shown"
 
 
-def test_rule_file_deleted_before_its_first_call(engine, rules):
-    folder = rules({"sync": "function do_syscall() return 1, 0 end"})
-    r = luatrap("--rules", folder, sys.executable, "-c",
-                f"import os; os.remove('{folder}/sync.lua'); os.sync(); print('synced')",
-                engine=engine)
-    assert r.stdout == "synced\n"
-    assert r.lua_errors == [f"[Lua Error] {folder / 'sync.lua'}: cannot read rule: "
-                            "No such file or directory"]
+def test_rules_are_read_once_at_start(engine, rules):
+    """The folder is a snapshot: a rule emptied or deleted before its first call, or
+    before the program execs another, still applies (a program cannot unhook itself)."""
+    folder = rules({"sync": "function do_syscall() c_log('sync ruled') return 1, 0 end",
+                    "getppid": "function do_syscall() return 1, 4242 end"})
+    script = (f"import os, subprocess, sys; open('{folder}/sync.lua', 'w').close(); "
+              f"os.remove('{folder}/getppid.lua'); os.sync(); "
+              "subprocess.run(['bash', '-c', 'sync; echo $PPID'])")
+    r = luatrap("--rules", folder, sys.executable, "-c", script, engine=engine)
+    assert r.returncode == 0, r.stderr
+    assert r.lua_logs == ["[Lua Log] sync ruled"] * 2
+    assert r.stdout == "4242\n"  # bash, exec'd by the program, asked getppid
+    assert r.lua_errors == []
 
 
 # ------------------------------------------------------------------ sandbox routes
@@ -197,21 +202,18 @@ def open_tmp():
 @pytest.fixture
 def nobody_can_run_luatrap(open_tmp):
     """Make luatrap importable by user nobody: where this checkout or its venv is private
-    (a clone in a 0700 folder), a copy of the package and of lupa goes to an open folder."""
+    (a clone in a 0700 folder), a copy of the package goes to an open folder."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to switch to nobody")
     _NOBODY_ENV.clear()
-    if as_nobody("-c", "import luatrap, lupa").returncode != 0:
-        import lupa
-
+    if as_nobody("-c", "import luatrap._core").returncode != 0:
         import luatrap
         lib = open_tmp / "lib"
         shutil.copytree(Path(luatrap.__file__).parent, lib / "luatrap")
-        shutil.copytree(Path(lupa.__file__).parent, lib / "lupa")
         for p in [lib, *lib.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
         _NOBODY_ENV["PYTHONPATH"] = str(lib)
-    probe = as_nobody("-c", "import luatrap, lupa")
+    probe = as_nobody("-c", "import luatrap._core")
     if probe.returncode != 0:
         pytest.skip(f"luatrap cannot be imported as nobody here: {probe.stderr[-200:]}")
 
@@ -228,7 +230,7 @@ def test_unreadable_rules_folder_or_rule_is_a_clean_error(open_tmp, nobody_can_r
     (folder / "getpid.lua").chmod(0)
     r = as_nobody("-m", "luatrap", "--rules", str(folder), "/bin/true")
     assert r.returncode == 2
-    assert r.stderr == f"luatrap: cannot read rule {folder}/getpid.lua: permission denied\n"
+    assert r.stderr == f"luatrap: cannot read rule {folder}/getpid.lua: Permission denied\n"
 
 
 def test_works_without_root(open_tmp, cprog, nobody_can_run_luatrap):

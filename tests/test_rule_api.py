@@ -72,11 +72,12 @@ function do_syscall()
     return 1, 1
 end"""})
     r = luatrap("--rules", folder, cprog("test_program"), engine=engine)
-    assert r.lua_logs[:4] == [
-        "[Lua Log] false c_read_string: bad argument: address must be an integer, got string",
-        "[Lua Log] false c_read_bytes: negative size",
-        "[Lua Log] false c_write_bytes: data must be a string",
-        "[Lua Log] false c_read_string: max must be positive",
+    assert r.lua_logs[:4] == [  # each names the line that made the bad call
+        "[Lua Log] false getpid.lua:4: c_read_string: bad argument: address must be an "
+        "integer, got string",
+        "[Lua Log] false getpid.lua:5: c_read_bytes: negative size",
+        "[Lua Log] false getpid.lua:6: c_write_bytes: data must be a string",
+        "[Lua Log] false getpid.lua:7: c_read_string: max must be positive",
     ]
 
 

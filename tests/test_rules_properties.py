@@ -7,6 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from luatrap.logs import Log
 from luatrap.rules import RuleBook
 from luatrap.syscalls import table
 
@@ -40,11 +41,15 @@ LUA_VALUES = st.recursive(
 
 
 def book_with(tmp_path, source: str) -> tuple[RuleBook, list]:
+    """A rule book for one getpid rule; `[Lua Error]` lines are collected in the list,
+    c_log lines go to tmp_path/log."""
     logged: list = []
     folder = tmp_path / "rules"
     folder.mkdir(exist_ok=True)
     (folder / "getpid.lua").write_text(source)
-    return RuleBook(folder, logged.append), logged
+    book = RuleBook(folder, Log(str(tmp_path / "log")),
+                    on_error=lambda path, message: logged.append(f"[Lua Error] {path}: {message}"))
+    return book, logged
 
 
 @settings(max_examples=150, deadline=None)
@@ -53,7 +58,7 @@ def test_any_return_values_give_a_defined_decision(tmp_path_factory, first, seco
     tmp = tmp_path_factory.mktemp("p")
     source = f"function do_syscall() return {lua_literal(first)}, {lua_literal(second)} end"
     book, logged = book_with(tmp, source)
-    decision = book.dispatch(table.by_name("getpid").nr, [0] * 6)
+    decision = book.dispatch(0, 0, table.by_name("getpid").nr, [0] * 6)
     assert decision is None or type(decision) is int
     if decision is not None:
         assert -(2**63) <= decision < 2**63
@@ -69,10 +74,13 @@ def test_any_return_values_give_a_defined_decision(tmp_path_factory, first, seco
 def test_any_arguments_reach_the_hook_unchanged(tmp_path_factory, args):
     tmp = tmp_path_factory.mktemp("p")
     book, logged = book_with(tmp, "function do_syscall(num, a, b, c, d, e, f, g, h)\n"
-                                  "  seen = {num, a, b, c, d, e, f, g, h}\n  return 0\nend\n")
-    assert book.dispatch(39, list(args)) is None
-    seen = book._globals.seen
-    assert [seen[i] for i in range(1, 10)] == [39, *args, 0, 0]
+                                  "  c_log(string.format(('%d '):rep(9), num, a, b, c, d, e,"
+                                  " f, g, h))\n  return 0\nend\n")
+    assert book.dispatch(0, 0, 39, list(args)) is None
+    book.log.close()
+    seen = (tmp / "log").read_text().split()
+    assert seen[:2] == ["[Lua", "Log]"]
+    assert [int(v) for v in seen[2:]] == [39, *args, 0, 0]
     assert logged == []
 
 
@@ -81,5 +89,5 @@ def test_any_arguments_reach_the_hook_unchanged(tmp_path_factory, args):
 def test_any_rule_source_never_raises(tmp_path_factory, source):
     tmp = tmp_path_factory.mktemp("p")
     book, logged = book_with(tmp, source)
-    decision = book.dispatch(39, [1, 2, 3, 4, 5, 6])
+    decision = book.dispatch(0, 0, 39, [1, 2, 3, 4, 5, 6])
     assert decision is None or type(decision) is int

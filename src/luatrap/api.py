@@ -91,7 +91,10 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
                 tracer = Tracer(sink, strace=strace, json_path=trace_json, summary=summary)
             except OSError as e:
                 raise UsageError(f"cannot open {trace_json}: {e.strerror}") from None
-        settings = {"rules": os.path.abspath(rules) if rules else None, "strace": strace,
+        settings = {"rules": os.path.abspath(rules) if rules else None,
+                    "rule_sources": {name: source.decode("latin-1")
+                                     for name, source in book.sources.items()} if book else {},
+                    "strace": strace,
                     "summary": summary, "lua_budget": lua_budget,
                     "lua_memory_mb": lua_memory_mb, "host_env": dict(os.environ)}
         try:
@@ -114,8 +117,10 @@ def run_exec_state(fd: int) -> int:
     book = None
     if state["rules"]:
         try:
+            sources = {name: text.encode("latin-1")
+                       for name, text in state["rule_sources"].items()}
             book = RuleBook(state["rules"], sink, budget=state["lua_budget"],
-                            max_memory=state["lua_memory_mb"] << 20)
+                            max_memory=state["lua_memory_mb"] << 20, sources=sources)
         except RulesError as e:
             sink(f"luatrap: {e}")
             return 2

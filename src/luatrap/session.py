@@ -5,21 +5,38 @@ arguments — and gets back a decision: `None` (let the real call run), an integ
 it; the program sees that value), or `RunNow` (run this call now and `resume` with its
 result). When tracing (--strace, --trace-json, --summary) the engine stops every call
 and also reports results with `on_result`. The engine knows nothing of Lua; the rule
-book nothing of ptrace or Unicorn.
+book nothing of ptrace or Unicorn. An engine whose per-call path is C (the emulate
+engine's hook) asks the rule book's C core directly, and comes here for the rest.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from luatrap.logs import Log
 from luatrap.rules import RuleBook, RunNow
-from luatrap.rules.host_api import ProcessAccess
 from luatrap.syscalls.table import signed_args
 
 if TYPE_CHECKING:
     from luatrap.trace import Tracer
 
-__all__ = ["Session", "RunNow"]
+__all__ = ["Session", "RunNow", "ProcessAccess"]
+
+
+class ProcessAccess(Protocol):
+    """What an engine lets the tracer see of the program: a thread's memory."""
+
+    def read_memory(self, tid: int, addr: int, size: int) -> bytes:
+        """Bytes at `addr`; raise OSError if any of them is unreadable."""
+
+    def read_string(self, tid: int, addr: int, limit: int) -> bytes:
+        """The NUL-terminated bytes at `addr`, at most `limit`; OSError if unreadable."""
+
+    def pid_of(self, tid: int) -> int:
+        """The process id (thread group) of thread `tid`."""
+
+
+def _no_rules(tid: int, pid: int, nr: int, args: list[int]) -> None:
+    return None
 
 
 class Session:
@@ -29,8 +46,8 @@ class Session:
         self.rules = rules
         self.log = log
         self.tracer = tracer
-        self._host = rules.host if rules else None
-        self._dispatch = rules.dispatch if rules else (lambda nr, args: None)
+        self._dispatch = rules.dispatch if rules else _no_rules
+        self._pid_of = lambda tid: tid
         if tracer:
             self.on_syscall = self._on_syscall_traced
 
@@ -46,34 +63,34 @@ class Session:
         return self.tracer is not None
 
     def attach(self, access: ProcessAccess) -> None:
-        """The engine's way into the program's memory, for c_read_string and friends."""
-        if self._host:
-            self._host.access = access
+        """The engine's way into the program's memory and process ids."""
+        self._pid_of = access.pid_of
         if self.tracer:
             self.tracer.attach(access)
 
     def on_syscall(self, tid: int, nr: int, args: list[int]) -> int | None | RunNow:
         """Decide a stopped x86_64 call `nr(args)` made by thread `tid`."""
-        self._host.tid = tid
-        return self._dispatch(nr, signed_args(nr, args))
+        return self._dispatch(tid, self._pid_of(tid), nr, args)
 
     def _on_syscall_traced(self, tid: int, nr: int, args: list[int]) -> int | None | RunNow:
-        args = signed_args(nr, args)
+        args = signed_args(nr, list(args))
         self.tracer.entry(tid, nr, args)
-        if self._host:
-            self._host.tid = tid
-        decision = self._dispatch(nr, args)
+        decision = self._dispatch(tid, self._pid_of(tid), nr, args)
         if decision.__class__ is int:
             self.tracer.result(tid, decision, self.rules.rule_file(nr))
         return decision
 
     def resume(self, tid: int, pending: RunNow, result: int) -> int | None | RunNow:
         """Continue a hook that asked for `pending` to run, with the call's result."""
-        self._host.tid = tid
-        decision = self.rules.resume(pending, result)
+        decision = self.rules.resume(tid, self._pid_of(tid), pending, result)
         if self.tracer and decision.__class__ is int:
             self.tracer.result(tid, decision, self.rules.rule_file(pending.hooked_nr))
         return decision
+
+    @property
+    def touched_memory(self) -> bool:
+        """Did the last decision read or write the program's memory?"""
+        return self.rules.touched_memory if self.rules else False
 
     def on_result(self, tid: int, value: int | None) -> None:
         """The call thread `tid` made, which ran for real, returned `value` (tracing);

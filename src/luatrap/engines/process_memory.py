@@ -31,17 +31,15 @@ PAGE = 4096
 
 
 class ProcessMemory:
-    """The engine's `ProcessAccess`: memory of any traced thread, by thread id."""
+    """The engine's `ProcessAccess` (for the tracer): memory of any traced thread."""
 
     def __init__(self) -> None:
         self._buf = ctypes.create_string_buffer(PAGE)
         self._local = IoVec(ctypes.addressof(self._buf), 0)
         self._remote = IoVec(0, 0)
         self._tgid: dict[int, int] = {}
-        self.touched = False  # set when a hook reads or writes memory
 
     def _transfer(self, fn, tid: int, local: IoVec, addr: int, size: int) -> None:
-        self.touched = True
         self._remote.iov_base = addr & 0xFFFFFFFFFFFFFFFF
         self._remote.iov_len = size
         done = fn(tid, ctypes.byref(local), 1, ctypes.byref(self._remote), 1, 0)
@@ -81,7 +79,6 @@ class ProcessMemory:
         """
         if not data:
             return
-        self.touched = True
         buf = ctypes.create_string_buffer(data, len(data))
         try:
             self._transfer(process_vm_writev, tid,

@@ -8,9 +8,11 @@ x86_64, so they would never fire.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from pathlib import Path
 
+from luatrap.logs import Log
 from luatrap.rules.rulebook import RuleBook, RulesError
 from luatrap.syscalls import table
 
@@ -31,13 +33,15 @@ def check(folder: str | Path) -> tuple[list[str], list[str]]:
     errors: list[str] = []
     warnings: list[str] = []
 
-    def on_error(path: Path, message: str) -> None:
+    def on_error(path: str, message: str) -> None:
         m = re.match(r"line (\d+): (.*)", message)
         errors.append(f"{path}:{m.group(1)}: {m.group(2)}" if m else f"{path}: {message}")
 
+    quiet = Log(os.devnull)  # what rules c_log while loading is not a finding
     try:
-        book = RuleBook(folder, log=lambda line: None, on_error=on_error)
+        book = RuleBook(folder, quiet, on_error=on_error)
     except RulesError as e:
+        quiet.close()
         return [str(e)], []
     for path in book.unknown_files():
         near = difflib.get_close_matches(path.stem, table.names(), n=3, cutoff=0.6)
@@ -49,6 +53,7 @@ def check(folder: str | Path) -> tuple[list[str], list[str]]:
             warnings.append(f"{path}: glibc on x86_64 never calls {name} "
                             f"({GLIBC_CALLS_INSTEAD[name]}); this rule fires only for "
                             "programs that make the raw system call")
+    quiet.close()
     return errors, warnings
 
 

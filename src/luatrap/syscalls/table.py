@@ -54,6 +54,14 @@ def names() -> list[str]:
     return list(_BY_NAME)
 
 
+def names_by_number() -> list[str | None]:
+    """x86_64 system call names indexed by number (None where a number has none)."""
+    out: list[str | None] = [None] * (max(_BY_NUMBER) + 1)
+    for s in _ALL:
+        out[s.nr] = s.name
+    return out
+
+
 def name_of(nr: int, arch: str = ARCH_X86_64) -> str | None:
     """The name of system call `nr` of `arch` (x86_64, i386 or x32)."""
     if arch == ARCH_I386:
@@ -103,6 +111,18 @@ def signed_args(nr: int, args: list[int]) -> list[int]:
         for i, signed in fix:
             args[i] = _sign32(args[i]) if signed else args[i] & 0xFFFFFFFF
     return args
+
+
+def narrowed_args(nr: int) -> tuple[int, int]:
+    """(sign-extended, zero-extended): bit masks of call `nr`'s 32-bit argument
+    positions, for the C side's copy of `signed_args`."""
+    sign = zero = 0
+    for i, signed in _NORMALISE.get(nr, ()):
+        if signed:
+            sign |= 1 << i
+        else:
+            zero |= 1 << i
+    return sign, zero
 
 
 def errno_values() -> dict[str, int]:

@@ -1,8 +1,9 @@
 """An emulated x86_64 CPU: libunicorn (QEMU's TCG as a library) through raw ctypes calls.
 
-The unicorn package's own Python API costs 20-35 us per system call; calling the C
-library directly with preallocated buffers costs ~4 (DESIGN.md). Only the library file
-is taken from the package, so importing luatrap does not import unicorn's bindings.
+The unicorn package's own Python API costs 20-35 us per system call; the per-call path
+is C (src/core/emulate_hook.c), and this module drives the rest of the CPU through raw
+ctypes calls. Only the library file is taken from the package, so importing luatrap
+does not import unicorn's bindings.
 """
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ import importlib.util
 import os
 
 UC_ARCH_X86, UC_MODE_64 = 4, 8
-UC_HOOK_INTR, UC_HOOK_INSN, UC_HOOK_MEM_INVALID = 1, 2, 1008
-UC_X86_INS_SYSCALL = 699
+UC_HOOK_INTR, UC_HOOK_MEM_INVALID = 1, 1008
 UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC = 1, 2, 4
 UC_ERR_OK, UC_ERR_INSN_INVALID, UC_ERR_EXCEPTION = 0, 10, 21
 UC_MEM_FAULTS = range(6, 9), range(12, 15)  # *_UNMAPPED, *_PROT
@@ -28,10 +28,8 @@ XMM0 = 122
 # rbx, rdx, rax, rcx, rsp, rip, eflags).
 SIGCONTEXT_REGS = (R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX,
                    RCX, RSP, RIP, EFLAGS)
-SYSCALL_REGS = (RAX, RDI, RSI, RDX, R10, R8, R9)
 I386_REGS = (RAX, RBX, RCX, RDX, RSI, RDI, RBP)
 
-HOOK_SYSCALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 HOOK_INTR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
                                     ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
@@ -42,7 +40,7 @@ class UnicornError(Exception):
     """libunicorn refused an operation."""
 
 
-def _load() -> ctypes.CDLL:
+def _load() -> tuple[ctypes.CDLL, str]:
     spec = importlib.util.find_spec("unicorn")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("unicorn is not installed")
@@ -76,10 +74,10 @@ def _load() -> ctypes.CDLL:
     for name, (restype, argtypes) in protos.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = restype, argtypes
-    return lib
+    return lib, path
 
 
-lib = _load()
+lib, LIBRARY = _load()  # LIBRARY: the file, for the C hook to take its functions from
 
 
 def _exit_check_switch() -> int | None:
@@ -181,16 +179,6 @@ class Cpu:
                 self.error = e
                 lib.uc_emu_stop(self.uc)
         return call
-
-    def hook_syscall(self, fn) -> None:
-        """Call fn() at each `syscall` instruction, before rip moves past it."""
-        def on_syscall(_uc, _data):  # the hot path: one frame, no wrapper
-            try:
-                fn()
-            except BaseException as e:  # noqa: BLE001
-                self.error = e
-                lib.uc_emu_stop(self.uc)
-        self._add(UC_HOOK_INSN, HOOK_SYSCALL(on_syscall), UC_X86_INS_SYSCALL)
 
     def hook_interrupt(self, fn) -> None:
         """Call fn(vector) at each interrupt or exception (int 0x80, divide error, ...)."""

@@ -18,6 +18,7 @@ import signal
 import struct
 import threading
 
+from luatrap import _core
 from luatrap.engines.base import EngineError, Program
 from luatrap.engines.emulate import calls, host, loader, processes
 from luatrap.engines.emulate import cpu as regs
@@ -27,13 +28,11 @@ from luatrap.engines.emulate.cpu import Cpu
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.engines.emulate.threads import CpuLock, GuestThread
 from luatrap.engines.emulate.watcher import Watcher, block_signals
+from luatrap.engines.process_memory import ProcessMemory
 from luatrap.session import RunNow, Session
 from luatrap.syscalls import compat, table
 
 host_syscall = host.syscall
-read_batch = regs.lib.uc_reg_read_batch
-write_reg = regs.lib.uc_reg_write
-RAX = regs.RAX
 NEVER_BLOCK = {table.by_name(n).nr for n in (
     "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "lseek",
     "fstat", "newfstatat", "statx", "getrandom", "clock_gettime", "gettimeofday", "time",
@@ -55,6 +54,10 @@ FAULT_SIGNALS = {0: (signal.SIGFPE, 1), 1: (signal.SIGTRAP, 1), 3: (signal.SIGTR
                  4: (signal.SIGSEGV, 0x80), 5: (signal.SIGSEGV, 0x80), 6: (signal.SIGILL, 2),
                  13: (signal.SIGSEGV, 0x80), 16: (signal.SIGFPE, 0)}
 X32_BIT = 0x40000000
+# The C hook's routes (src/core/emulate_hook.c): Python, the host (may block), the host
+# (never blocks, so also while other guest threads wait for the CPU).
+ROUTE_PYTHON, ROUTE_HOST, ROUTE_HOST_NEVER_BLOCKS = 0, 1, 2
+MAX_ROUTED = 1024
 
 
 class Emulator:
@@ -75,8 +78,6 @@ class Emulator:
         self.kick_signal = sig.KICK
         self.watcher: Watcher | None = None
         self.top_level = True  # the process the user started (not a guest's child)
-        self._args = self.cpu.batch(regs.SYSCALL_REGS)
-        self._uc = self.cpu.uc
         self._i386_args = self.cpu.batch(regs.I386_REGS)
         self.stops = set(session.hooked)
         self.tracing = session.tracing
@@ -85,18 +86,44 @@ class Emulator:
         self.i386_ruled, self.x32_ruled = compat.foreign_numbers(ruled)
         self.i386_emulated = calls.foreign_table(compat.i386_names())
         self.x32_emulated = calls.foreign_table(compat.x32_names())
-        self.cpu.hook_syscall(self.on_syscall)
+        self.signals.on_post = self.note_signals
+        self.hook = _core.EmulateHook(regs.LIBRARY, self.cpu.uc, self._guarded(self.on_syscall),
+                                      self._guarded(self.after_host_call),
+                                      session.rules.core if session.rules else None)
+        self._set_routes(session)
+        self.hook.install()
         self.cpu.hook_interrupt(self.on_interrupt)
         self.cpu.hook_bad_access(self.on_bad_access)
 
     # -- the per-call path ---------------------------------------------------------
-    def on_syscall(self) -> None:
-        """The `syscall` hook: every system call of the guest comes here first."""
-        values = self._args.values
-        read_batch(self._uc, self._args.ids, self._args.ptrs, 7)
-        nr = values[0]
+    def _set_routes(self, session: Session) -> None:
+        """Tell the C hook which calls it may answer itself (the rest come to
+        on_syscall): not the emulated ones, the waits with a signal mask, or the ones
+        whose rule uses c_do_syscall (Python steps those hooks)."""
+        self.hook.slow = session.tracing
+        for nr in range(MAX_ROUTED):
+            if nr in self.emulated or nr in WAITS_WITH_MASK or session.hooked.get(nr):
+                route = ROUTE_PYTHON
+            else:
+                route = ROUTE_HOST_NEVER_BLOCKS if nr in NEVER_BLOCK else ROUTE_HOST
+            self.hook.set_route(nr, route)
+
+    def _guarded(self, fn):
+        """An entry from the C hook: what it raises is kept for run() to re-raise (the
+        thread then ends luatrap with one line), and the CPU stops."""
+        def call(*args):
+            try:
+                return fn(*args)
+            except BaseException as e:  # noqa: BLE001
+                self.cpu.error = e
+                self.cpu.stop()
+                return None
+        return call
+
+    def on_syscall(self, nr: int, *args: int) -> int | None:
+        """A call the C hook did not answer (src/core/emulate_hook.c): the call's result,
+        or None when there is none to write. `nr` is the kernel's 32 bits of rax."""
         t = self.current
-        args = values[1:7]
         if nr & X32_BIT:
             result = self.x32_call(t, nr, args)
         elif self.tracing or nr in self.stops:
@@ -105,11 +132,32 @@ class Emulator:
             result = self.perform(t, nr, args)
         if result is OUTSIDE:
             self.cpu.stop()
-        elif result is not DONE:
-            values[0] = result
-            write_reg(self._uc, RAX, self._args.ptrs[0])
-            if t.pending or self.signals.process_pending:
-                self.cpu.stop()  # deliver at once, not at the next time slice
+            return None
+        if result is DONE:
+            return None
+        if t.pending or self.signals.process_pending:
+            self.cpu.stop()  # deliver at once, not at the next time slice
+        return result
+
+    def after_host_call(self, nr: int, *args_and_result: int) -> int:
+        """A call the C hook forwarded came back interrupted (EINTR) or with a signal
+        to send (EPIPE, EFBIG): finish it as host_call would."""
+        *args, result = args_and_result
+        t = self.current
+        if result == -errno.EINTR:
+            if (t.pending | self.signals.process_pending) & ~t.mask:
+                t.interrupted = nr  # for SA_RESTART, when the handler runs
+                return result
+            return self.host_call(t, nr, args)  # nobody's signal (a stray kick): again
+        self.take_host_signal(t, EPIPE_SIGNALS[result])
+        return result
+
+    def note_signals(self) -> None:
+        """Tell the C hook whether a guest signal may be pending: then every call goes
+        through Python, which delivers it."""
+        signals = self.signals
+        self.hook.signal_pending = bool(signals.process_pending) or any(
+            t.pending for t in self.threads)
 
     def decide(self, t: GuestThread, nr: int, args: list[int], decision) -> object:
         """Carry out a session decision for call `nr`: its result, OUTSIDE or DONE."""
@@ -340,6 +388,7 @@ class Emulator:
             if not signo:
                 if t.saved_mask is not None:  # rt_sigsuspend ended without a handler
                     t.mask, t.saved_mask = t.saved_mask, None
+                self.note_signals()
                 return
             act = self.signals.actions[signo]
             if act.handler == sig.SIG_IGN:
@@ -384,6 +433,7 @@ class Emulator:
             except GuestFault:
                 pass  # as the kernel does: nothing to clear, nobody to wake
         self.threads.remove(t)
+        self.hook.multi_threaded = len(self.threads) > 1
         self.session.thread_gone(t.tid)
         self.cpu_lock.loaded = None
         self.cpu_lock.release(t)
@@ -415,6 +465,7 @@ class Emulator:
         threading.Thread(target=main, daemon=True, name="guest").start()
         ready.wait()
         self.threads.append(child)
+        self.hook.multi_threaded = True
         return child
 
     # -- starting, forking, executing ----------------------------------------------
@@ -434,6 +485,7 @@ class Emulator:
                         mask=settings.get("mask", sum(sig.bit(s) for s in inherited)))
         self.threads.append(t)
         self.signals.process_pending = settings.get("pending", 0)  # kept by execve
+        self.note_signals()
         env = settings.get("raw_env") or [f"{k}={v}".encode(errors="surrogateescape")
                                           for k, v in program.env.items()]
         try:
@@ -447,7 +499,9 @@ class Emulator:
         self.cpu.write(regs.RSP, sp)
         self.cpu.write(regs.RIP, entry)
         self.cpu.save(t.context)
-        self.session.attach(GuestAccess(self))
+        self.session.attach(GuestAccess())
+        if self.session.rules:  # a rule writes guest memory only, never luatrap's
+            self.session.rules.core.write_guard = self.is_guest_range
         self.watcher = Watcher(self)
         self.watcher.start()
         self.run_thread(t)
@@ -457,6 +511,8 @@ class Emulator:
         """luatrap's log and trace files, kept from the guest and across its execve."""
         log = self.session.log
         log.fd = self.keep_fd(log.fd, close=log.fd != 2)
+        if self.session.rules:
+            self.session.rules.core.log_fd = log.fd
         kept = {"log_fd": log.fd}
         tracer = self.session.tracer
         if tracer is not None and tracer.json is not None:
@@ -510,9 +566,13 @@ class Emulator:
         self.top_level = False
         self.exec_state["top_level"] = False
         self.threads = [t]
+        self.hook.multi_threaded = False
+        if self.session.rules:
+            self.session.rules.core.after_fork()
         self.cpu_lock.after_fork(t)
         self.signals.after_fork()
         t.pending = 0
+        self.note_signals()
         for fd, reader in self.signals.signalfds.items():  # the child's signals are its own
             self.reserved_fds.discard(reader[1])
             os.close(reader[1])
@@ -527,6 +587,10 @@ class Emulator:
             tracer.stats.clear()
             tracer.open.clear()
         self.watcher.start()
+
+    def is_guest_range(self, addr: int, size: int) -> bool:
+        """Is [addr, addr+size) guest memory (not luatrap's own)?"""
+        return self.memory.covers(host.page_down(addr), host.page_up(addr + size))
 
     def kick(self, t: GuestThread) -> None:
         processes.kick(self, t)
@@ -545,22 +609,8 @@ def libc_default(signo: int) -> None:
     host.libc.signal(signo, ctypes.c_void_p(sig.SIG_DFL))
 
 
-class GuestAccess:
-    """The rules' way into guest memory: it is this process's memory, read safely."""
-
-    def __init__(self, emu: Emulator) -> None:
-        from luatrap.engines.process_memory import ProcessMemory
-
-        self._memory = ProcessMemory()
-        self._guest = emu.memory
-        self.read_memory = self._memory.read_memory
-        self.read_string = self._memory.read_string
-
-    def write_memory(self, tid: int, addr: int, data: bytes) -> None:
-        """Store `data` at `addr`, if that is guest memory (never luatrap's own)."""
-        if not self._guest.covers(host.page_down(addr), host.page_up(addr + len(data))):
-            raise OSError(errno.EFAULT, os.strerror(errno.EFAULT))
-        self._memory.write_memory(tid, addr, data)
+class GuestAccess(ProcessMemory):
+    """The tracer's way into guest memory: it is this process's memory, read safely."""
 
     @staticmethod
     def pid_of(tid: int) -> int:

@@ -133,7 +133,7 @@ def kick(emu: Emulator, t: GuestThread) -> None:
     code, interrupt its host call if it waits in the kernel."""
     if emu.cpu_lock.owner is t:
         emu.cpu.interrupt()
-    if t.in_host_call:
+    if t.in_host_call or emu.hook.host_call_tid == t.tid:
         host.syscall(234, os.getpid(), t.tid, emu.kick_signal, 0, 0, 0)  # tgkill
 
 

@@ -67,6 +67,7 @@ class Signals:
         self.process_pending = 0
         self.info: dict[tuple[int, int], bytes] = {}  # (tid or 0, signal) -> siginfo
         self.signalfds: dict[int, list[int]] = {}  # guest fd -> [signal set, write end]
+        self.on_post = lambda: None  # told after a signal is marked pending
         for sig in BLOCKABLE:  # what luatrap inherited ignored, the program inherits ignored
             if sig not in (signal.SIGPIPE, signal.SIGXFSZ, KICK) and _ignored(sig):
                 self.actions[sig].handler = SIG_IGN
@@ -123,10 +124,13 @@ class Signals:
             if thread is not None:
                 thread.pending |= bit(sig)
                 self.info[(thread.tid, sig)] = info
-                return thread
-            self.process_pending |= bit(sig)
-            self.info[(0, sig)] = info
-            return next((t for t in threads if not t.mask & bit(sig)), None)
+            else:
+                self.process_pending |= bit(sig)
+                self.info[(0, sig)] = info
+        self.on_post()
+        if thread is not None:
+            return thread
+        return next((t for t in threads if not t.mask & bit(sig)), None)
 
     def _to_signalfd(self, sig: int, info: bytes, thread: GuestThread | None,
                      threads: list[GuestThread]) -> bool:

@@ -119,13 +119,13 @@ class Supervisor:
         if self.starting and tid == self.main_pid or nr < 0 or tid in self._injections:
             decision = None  # luatrap's own execve; a hook's c_do_syscall; not mappable
         else:
-            self.memory.touched = False
             decision = self._on_syscall(tid, nr, args)
-            if self.memory.touched and not self._still_waiting(nid):
+            if self.session.touched_memory and not self._still_waiting(nid):
                 return  # the caller is gone: what the hook read may be another's memory
             if decision.__class__ is RunNow:
-                self.session.rules.report(self.session.rules.rule_file(nr),
-                                          "c_do_syscall is not available for a 32-bit or x32 call")
+                self.session.rules.core.drop(decision.coroutine)
+                self.session.rules.report(
+                    nr, "c_do_syscall is not available for a 32-bit or x32 call")
                 decision = None
             if self._tracing and decision is None:
                 self.session.on_result(tid, None)  # runs in the kernel: result unseen

@@ -1,0 +1,282 @@
+/*
+** emulate_hook.c - the emulate engine's per-call path: Unicorn's syscall hook, in C.
+**
+** Every `syscall` instruction of the guest lands in on_syscall, inside Unicorn's CPU
+** loop, on the host thread of the guest thread that made it. Read top to bottom:
+**
+**   1. the call number is the kernel's: the low 32 bits of rax;
+**   2. its route, set once by the Linux layer: answered in Python (the calls it
+**      emulates, waits with a signal mask, x32), or forwarded to the host kernel;
+**   3. anything unusual sends the call to Python whole: tracing, a signal that may be
+**      pending, a call that may block while other guest threads wait for the CPU;
+**   4. a rule decides in C (Lua, no Python): skip the call with a value, or let it run;
+**   5. the call is made from C, on this host thread, with the guest's registers;
+**   6. an interrupted or signalling result (EINTR, EPIPE, EFBIG) goes to Python, which
+**      owns signals; the result goes to rax; a signal that came meanwhile stops the CPU.
+**
+** Guest memory is host memory at the same addresses, so a forwarded call needs no
+** translation. A rule whose hook uses c_do_syscall is routed to Python, which steps
+** its coroutine through the same runtime.
+*/
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "module.h"
+#include "unicorn_api.h"
+
+enum route {
+  ROUTE_PYTHON = 0,      /* emulated by the Linux layer, or needs it */
+  ROUTE_HOST = 1,        /* forwarded; may block, so only while no other thread waits */
+  ROUTE_HOST_NEVER_BLOCKS = 2
+};
+
+struct emu_hook {
+  struct unicorn_api api;
+  uc_engine *uc;
+  uc_hook handle;
+  int installed;
+  RulesObject *rules;        /* NULL: no rules folder */
+  PyObject *on_syscall;      /* Python's path: (nr, a1..a6) -> result or None */
+  PyObject *after_host_call; /* (nr, a1..a6, result) -> result, for EINTR/EPIPE/EFBIG */
+  unsigned char route[LT_MAX_NR];
+  int slow;                  /* every call to Python (tracing) */
+  int signal_pending;        /* a guest signal may be pending: Python delivers it */
+  int multi_threaded;        /* other guest threads may wait for the CPU */
+  int host_call_tid;         /* thread waiting in a forwarded call (0: none): kick it */
+};
+
+typedef struct {
+  PyObject_HEAD
+  struct emu_hook h;
+} EmulateHookObject;
+
+static const int syscall_regs[7] = {UC_X86_REG_RAX, UC_X86_REG_RDI, UC_X86_REG_RSI,
+                                    UC_X86_REG_RDX, UC_X86_REG_R10, UC_X86_REG_R8,
+                                    UC_X86_REG_R9};
+
+static int flag(const int *f) {
+  return __atomic_load_n(f, __ATOMIC_SEQ_CST);
+}
+
+static void set_result(struct emu_hook *h, int64_t value) {
+  h->api.reg_write(h->uc, UC_X86_REG_RAX, &value);
+}
+
+/* Python's path: the whole call, or the end of one made here. */
+static void to_python(struct emu_hook *h, PyObject *fn, uint32_t nr, const int64_t a[6],
+                      const int64_t *result) {
+  PyGILState_STATE gil = PyGILState_Ensure();
+  PyObject *args[8] = {NULL};
+  PyObject *r = NULL;
+  size_t n = result ? 8 : 7, i;
+  args[0] = PyLong_FromUnsignedLong(nr);
+  for (i = 0; i < 6; i++)
+    args[i + 1] = PyLong_FromLongLong(a[i]);
+  if (result)
+    args[7] = PyLong_FromLongLong(*result);
+  for (i = 0; i < n && args[i] != NULL; i++)
+    ;
+  if (i == n)
+    r = PyObject_Vectorcall(fn, args, n, NULL);
+  for (i = 0; i < n; i++)
+    Py_XDECREF(args[i]);
+  if (r == NULL) { /* Python's own guard reports luatrap's failures; this is a last resort */
+    PyErr_WriteUnraisable(fn);
+    h->api.emu_stop(h->uc);
+  } else if (PyLong_Check(r)) {
+    int64_t value = PyLong_AsLongLong(r);
+    if (PyErr_Occurred())
+      PyErr_WriteUnraisable(fn);
+    else
+      set_result(h, value);
+  }
+  Py_XDECREF(r);
+  PyGILState_Release(gil);
+}
+
+static void on_syscall(uc_engine *uc, void *data) {
+  struct emu_hook *h = data;
+  int64_t v[7], result;
+  void *const ptrs[7] = {&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]};
+  const int64_t *args = v + 1;
+  uint32_t nr;
+  int route;
+  (void)uc;
+
+  h->api.reg_read_batch(h->uc, syscall_regs, ptrs, 7);
+  nr = (uint32_t)v[0];
+  route = nr < LT_MAX_NR ? h->route[nr] : ROUTE_PYTHON;
+  if (route == ROUTE_PYTHON || flag(&h->slow) || flag(&h->signal_pending) ||
+      (route == ROUTE_HOST && flag(&h->multi_threaded))) {
+    to_python(h, h->on_syscall, nr, args, NULL);
+    return;
+  }
+  if (h->rules != NULL && lt_rules_has(&h->rules->R, (int)nr)) {
+    struct lt_caller caller = {0, 0, rules_memory_ops(h->rules), h->rules};
+    struct lt_decision d;
+    lt_rules_decide(&h->rules->R, &caller, (int)nr, args, &d);
+    if (d.verdict == LT_RETURN) {
+      set_result(h, d.value);
+      return;
+    }
+    if (d.verdict == LT_RUN_NOW) /* not routed here; never leave a coroutine behind */
+      lt_rules_drop(&h->rules->R, d.coroutine);
+  }
+  __atomic_store_n(&h->host_call_tid, (int)gettid(), __ATOMIC_SEQ_CST);
+  result = syscall((long)nr, args[0], args[1], args[2], args[3], args[4], args[5]);
+  if (result == -1)
+    result = -errno;
+  __atomic_store_n(&h->host_call_tid, 0, __ATOMIC_SEQ_CST);
+  if (result == -EINTR || result == -EPIPE || result == -EFBIG) {
+    to_python(h, h->after_host_call, nr, args, &result);
+  } else {
+    set_result(h, result);
+  }
+  if (flag(&h->signal_pending))
+    h->api.emu_stop(h->uc);
+}
+
+/* ------------------------------------------------------------------ loading Unicorn */
+
+int unicorn_api_load(struct unicorn_api *api, const char *path, const char **why) {
+  void *lib = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+  if (lib == NULL) {
+    *why = "libunicorn is not loaded";
+    return -1;
+  }
+  *(void **)&api->reg_read_batch = dlsym(lib, "uc_reg_read_batch");
+  *(void **)&api->reg_write = dlsym(lib, "uc_reg_write");
+  *(void **)&api->emu_stop = dlsym(lib, "uc_emu_stop");
+  *(void **)&api->hook_add = dlsym(lib, "uc_hook_add");
+  *(void **)&api->hook_del = dlsym(lib, "uc_hook_del");
+  *(void **)&api->strerror = dlsym(lib, "uc_strerror");
+  dlclose(lib); /* the Python side keeps it loaded for as long as the CPU lives */
+  if (!api->reg_read_batch || !api->reg_write || !api->emu_stop || !api->hook_add ||
+      !api->hook_del || !api->strerror) {
+    *why = "libunicorn lacks a function luatrap needs";
+    return -1;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ EmulateHook */
+
+static int Hook_init(EmulateHookObject *self, PyObject *args, PyObject *kw) {
+  static char *names[] = {"library", "uc", "on_syscall", "after_host_call", "rules", NULL};
+  struct emu_hook *h = &self->h;
+  const char *library, *why = NULL;
+  unsigned long long uc;
+  PyObject *on_syscall, *after, *rules = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "sKOO|O", names, &library, &uc, &on_syscall,
+                                   &after, &rules))
+    return -1;
+  if (h->uc != NULL) {
+    PyErr_SetString(PyExc_RuntimeError, "EmulateHook is already initialised");
+    return -1;
+  }
+  if (rules != Py_None && !PyObject_TypeCheck(rules, &RulesType)) {
+    PyErr_SetString(PyExc_TypeError, "rules must be a luatrap._core.Rules or None");
+    return -1;
+  }
+  if (unicorn_api_load(&h->api, library, &why) != 0) {
+    PyErr_Format(PyExc_OSError, "%s: %s", library, why);
+    return -1;
+  }
+  h->uc = (uc_engine *)(uintptr_t)uc;
+  h->on_syscall = Py_NewRef(on_syscall);
+  h->after_host_call = Py_NewRef(after);
+  h->rules = rules != Py_None ? (RulesObject *)Py_NewRef(rules) : NULL;
+  return 0;
+}
+
+static void Hook_dealloc(EmulateHookObject *self) {
+  struct emu_hook *h = &self->h;
+  if (h->installed)
+    h->api.hook_del(h->uc, h->handle);
+  Py_XDECREF(h->on_syscall);
+  Py_XDECREF(h->after_host_call);
+  Py_XDECREF((PyObject *)h->rules);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Hook_install(EmulateHookObject *self, PyObject *unused) {
+  struct emu_hook *h = &self->h;
+  int err;
+  (void)unused;
+  if (h->uc == NULL || h->installed)
+    return PyErr_Format(PyExc_RuntimeError, "EmulateHook cannot be installed now");
+  err = h->api.hook_add(h->uc, &h->handle, UC_HOOK_INSN, (void *)on_syscall, h,
+                        (uint64_t)1, (uint64_t)0, UC_X86_INS_SYSCALL);
+  if (err != 0)
+    return PyErr_Format(PyExc_OSError, "unicorn hook: %s", h->api.strerror(err));
+  h->installed = 1;
+  Py_RETURN_NONE;
+}
+
+static PyObject *Hook_set_route(EmulateHookObject *self, PyObject *args) {
+  int nr, route;
+  if (!PyArg_ParseTuple(args, "ii", &nr, &route))
+    return NULL;
+  if (nr < 0 || nr >= LT_MAX_NR || route < ROUTE_PYTHON || route > ROUTE_HOST_NEVER_BLOCKS)
+    return PyErr_Format(PyExc_ValueError, "bad route %d for call %d", route, nr);
+  self->h.route[nr] = (unsigned char)route;
+  Py_RETURN_NONE;
+}
+
+#define FLAG_PROPERTY(name)                                                             \
+  static PyObject *Hook_get_##name(EmulateHookObject *self, void *c) {                 \
+    (void)c;                                                                            \
+    return PyLong_FromLong(flag(&self->h.name));                                        \
+  }                                                                                     \
+  static int Hook_set_##name(EmulateHookObject *self, PyObject *value, void *c) {      \
+    int v = value ? PyObject_IsTrue(value) : 0;                                         \
+    (void)c;                                                                            \
+    if (v < 0)                                                                          \
+      return -1;                                                                        \
+    __atomic_store_n(&self->h.name, v, __ATOMIC_SEQ_CST);                               \
+    return 0;                                                                           \
+  }
+
+FLAG_PROPERTY(slow)
+FLAG_PROPERTY(signal_pending)
+FLAG_PROPERTY(multi_threaded)
+
+static PyObject *Hook_get_host_call_tid(EmulateHookObject *self, void *c) {
+  (void)c;
+  return PyLong_FromLong(flag(&self->h.host_call_tid));
+}
+
+static PyMethodDef Hook_methods[] = {
+    {"install", (PyCFunction)Hook_install, METH_NOARGS, "add the hook to the CPU"},
+    {"set_route", (PyCFunction)Hook_set_route, METH_VARARGS,
+     "set_route(nr, route): 0 Python, 1 host (may block), 2 host (never blocks)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Hook_getset[] = {
+    {"slow", (getter)Hook_get_slow, (setter)Hook_set_slow, "every call to Python", NULL},
+    {"signal_pending", (getter)Hook_get_signal_pending, (setter)Hook_set_signal_pending,
+     "a guest signal may be pending", NULL},
+    {"multi_threaded", (getter)Hook_get_multi_threaded, (setter)Hook_set_multi_threaded,
+     "other guest threads exist", NULL},
+    {"host_call_tid", (getter)Hook_get_host_call_tid, NULL,
+     "the thread waiting in a call forwarded from C, or 0", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject EmulateHookType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "luatrap._core.EmulateHook",
+    .tp_basicsize = sizeof(EmulateHookObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The emulate engine's syscall hook: rules and forwarding in C.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Hook_init,
+    .tp_dealloc = (destructor)Hook_dealloc,
+    .tp_methods = Hook_methods,
+    .tp_getset = Hook_getset,
+};

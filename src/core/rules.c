@@ -1,0 +1,565 @@
+/*
+** rules.c - the rules runtime: the Lua state, lazy loading, decisions, error lines.
+**
+** Every function that enters Lua holds R->lock: the threads of an engine (a C
+** notification loop, Python's ptrace handler, guest threads) share one state. Whatever
+** can allocate runs inside a protected call, so the memory cap becomes a Lua error of
+** the rule, never a panic.
+*/
+#define _GNU_SOURCE
+#include "rules.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#define MAX_DISTINCT_ERRORS 10 /* shown per rule file; more are counted */
+#define MAX_SEEN (1u << 16)    /* distinct errors remembered in all */
+#define MESSAGE_MAX 512
+
+enum { LT_UNLOADED, LT_UNUSABLE, LT_READY };
+
+char lt_run_now_token;
+
+/* ------------------------------------------------------------------ the state */
+
+static void *lt_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  struct lt_rules *R = ud;
+  size_t old = ptr ? osize : 0;
+  void *p;
+  if (nsize == 0) {
+    free(ptr);
+    R->memory_used -= old;
+    return NULL;
+  }
+  if (nsize > old && R->memory_used + (nsize - old) > R->memory_cap)
+    return NULL; /* Lua raises "not enough memory" in the rule */
+  p = realloc(ptr, nsize);
+  if (p != NULL)
+    R->memory_used = R->memory_used - old + nsize;
+  return p;
+}
+
+static void over_budget(lua_State *L, lua_Debug *ar) {
+  struct lt_rules *R = *(struct lt_rules **)lua_getextraspace(L);
+  (void)ar;
+  luaL_error(L, "instruction budget exceeded (%d Lua instructions per call)", R->budget);
+}
+
+static void start_budget(struct lt_rules *R, lua_State *L) {
+  lua_sethook(L, over_budget, LUA_MASKCOUNT, R->budget);
+}
+
+static int no_os_exit(lua_State *L) {
+  return luaL_error(L, "os.exit is not available to rules: return 1, value to fail a call");
+}
+
+static int p_open(lua_State *L) {
+  struct lt_rules *R = lua_touserdata(L, 1);
+  luaL_openlibs(L);
+  lt_host_api_open(L, R);
+  lua_getglobal(L, "os");
+  lua_pushcfunction(L, no_os_exit);
+  lua_setfield(L, -2, "exit");
+  return 0;
+}
+
+int lt_rules_init(struct lt_rules *R, int budget, size_t memory_cap, int log_fd) {
+  int err;
+  memset(R, 0, sizeof *R);
+  R->budget = budget > 0 ? budget : 1;
+  R->memory_cap = memory_cap;
+  R->log_fd = log_fd;
+  if ((err = pthread_mutex_init(&R->lock, NULL)) != 0)
+    return -err;
+  R->L = lua_newstate(lt_alloc, R);
+  if (R->L == NULL)
+    return -ENOMEM;
+  *(struct lt_rules **)lua_getextraspace(R->L) = R; /* coroutines inherit it */
+  lua_pushcfunction(R->L, p_open);
+  lua_pushlightuserdata(R->L, R);
+  if (lua_pcall(R->L, 1, 0, 0) != LUA_OK) {
+    lua_close(R->L);
+    R->L = NULL;
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+static int p_set_integer(lua_State *L) {
+  lua_setglobal(L, lua_tostring(L, 1)); /* the value is on top */
+  return 0;
+}
+
+int lt_rules_set_integer(struct lt_rules *R, const char *name, int64_t value) {
+  int status;
+  pthread_mutex_lock(&R->lock);
+  lua_pushcfunction(R->L, p_set_integer);
+  lua_pushstring(R->L, name); /* may fail: runs below inside the protected call */
+  lua_pushinteger(R->L, value);
+  status = lua_pcall(R->L, 2, 0, 0);
+  if (status != LUA_OK)
+    lua_pop(R->L, 1);
+  pthread_mutex_unlock(&R->lock);
+  return status == LUA_OK ? 0 : -ENOMEM;
+}
+
+int lt_rules_name(struct lt_rules *R, int nr, const char *name) {
+  char *copy;
+  if (nr < 0 || nr >= LT_MAX_NR)
+    return -EINVAL;
+  if ((copy = strdup(name)) == NULL)
+    return -ENOMEM;
+  free(R->names[nr]);
+  R->names[nr] = copy;
+  return 0;
+}
+
+int lt_rules_add(struct lt_rules *R, int nr, const char *name, const char *path,
+                 const char *source, size_t size, unsigned sign32, unsigned zero32) {
+  struct lt_rule *grown, *rule;
+  if (nr < 0 || nr >= LT_MAX_NR || R->by_nr[nr] != NULL)
+    return -EINVAL;
+  grown = realloc(R->rules, (size_t)(R->count + 1) * sizeof *grown);
+  if (grown == NULL)
+    return -ENOMEM;
+  if (grown != R->rules) { /* the table points into the array: point it again */
+    int i;
+    for (i = 0; i < R->count; i++)
+      R->by_nr[grown[i].nr] = &grown[i];
+  }
+  R->rules = grown;
+  rule = &R->rules[R->count];
+  memset(rule, 0, sizeof *rule);
+  rule->nr = nr;
+  rule->hook = LUA_NOREF;
+  rule->name = strdup(name);
+  rule->path = strdup(path);
+  rule->source = malloc(size ? size : 1);
+  if (rule->name == NULL || rule->path == NULL || rule->source == NULL) {
+    free(rule->name);
+    free(rule->path);
+    free(rule->source);
+    return -ENOMEM;
+  }
+  memcpy(rule->source, source, size);
+  rule->size = size;
+  rule->uses_run_now = memmem(source, size, "c_do_syscall", 12) != NULL;
+  rule->sign32 = sign32;
+  rule->zero32 = zero32;
+  R->by_nr[nr] = rule;
+  R->count++;
+  return 0;
+}
+
+void lt_rules_free(struct lt_rules *R) {
+  int i;
+  if (R->L != NULL)
+    lua_close(R->L);
+  R->L = NULL;
+  for (i = 0; i < R->count; i++) {
+    free(R->rules[i].name);
+    free(R->rules[i].path);
+    free(R->rules[i].source);
+  }
+  for (i = 0; i < LT_MAX_NR; i++)
+    free(R->names[i]);
+  free(R->rules);
+  free(R->seen.slots);
+  pthread_mutex_destroy(&R->lock);
+  memset(R, 0, sizeof *R);
+}
+
+int lt_rules_has(const struct lt_rules *R, int nr) {
+  return nr >= 0 && nr < LT_MAX_NR && R->by_nr[nr] != NULL;
+}
+
+int lt_rules_uses_run_now(const struct lt_rules *R, int nr) {
+  return lt_rules_has(R, nr) && R->by_nr[nr]->uses_run_now;
+}
+
+/* ------------------------------------------------------------------ error lines */
+
+void lt_log_line(int fd, const char *prefix, const char *text, size_t len) {
+  size_t plen = strlen(prefix), total = plen + len + 1, done = 0;
+  char *line = malloc(total);
+  if (line == NULL)
+    return;
+  memcpy(line, prefix, plen);
+  memcpy(line + plen, text, len);
+  line[total - 1] = '\n';
+  while (done < total) { /* one write(2) unless the pipe takes it in parts */
+    ssize_t n = write(fd, line + done, total - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break; /* stderr closed or full disk: the program must go on regardless */
+    done += (size_t)n;
+  }
+  free(line);
+}
+
+static uint64_t fingerprint(const char *path, const char *message) {
+  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+  const unsigned char *p;
+  for (p = (const unsigned char *)path; *p; p++)
+    h = (h ^ *p) * 1099511628211ULL;
+  h = (h ^ 0xff) * 1099511628211ULL;
+  for (p = (const unsigned char *)message; *p; p++)
+    h = (h ^ *p) * 1099511628211ULL;
+  return h ? h : 1;
+}
+
+/* Add to the set; 1 if it was new (or the set is full: then every error counts new). */
+static int seen_add(struct lt_seen *S, uint64_t h) {
+  size_t i;
+  if (S->used * 2 >= S->size) {
+    size_t size = S->size ? S->size * 2 : 64, j;
+    uint64_t *slots;
+    if (S->used >= MAX_SEEN || (slots = calloc(size, sizeof *slots)) == NULL)
+      return 1;
+    for (j = 0; j < S->size; j++) {
+      uint64_t v = S->slots[j];
+      if (v == 0)
+        continue;
+      for (i = v & (size - 1); slots[i] != 0; i = (i + 1) & (size - 1))
+        ;
+      slots[i] = v;
+    }
+    free(S->slots);
+    S->slots = slots;
+    S->size = size;
+  }
+  for (i = h & (S->size - 1); S->slots[i] != 0; i = (i + 1) & (S->size - 1))
+    if (S->slots[i] == h)
+      return 0;
+  S->slots[i] = h;
+  S->used++;
+  return 1;
+}
+
+static void emit(struct lt_rules *R, const char *path, const char *message) {
+  char line[MESSAGE_MAX + 4096];
+  int n;
+  if (R->on_error != NULL) {
+    R->on_error(R->on_error_ud, path, message);
+    return;
+  }
+  n = snprintf(line, sizeof line, "%s: %s", path, message);
+  if (n > 0)
+    lt_log_line(R->log_fd, "[Lua Error] ", line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+void lt_rules_report(struct lt_rules *R, struct lt_rule *rule, const char *message) {
+  if (!seen_add(&R->seen, fingerprint(rule->path, message)))
+    return;
+  if (rule->errors_shown >= MAX_DISTINCT_ERRORS) {
+    rule->errors_held++;
+    return;
+  }
+  rule->errors_shown++;
+  emit(R, rule->path, message);
+  if (rule->errors_shown == MAX_DISTINCT_ERRORS && R->on_error == NULL) {
+    char text[128];
+    snprintf(text, sizeof text, "%d different errors; further ones are counted, not shown",
+             MAX_DISTINCT_ERRORS);
+    emit(R, rule->path, text);
+  }
+}
+
+void lt_rules_finish(struct lt_rules *R) {
+  int i;
+  for (i = 0; i < R->count; i++) {
+    char text[128];
+    if (R->rules[i].errors_held == 0)
+      continue;
+    snprintf(text, sizeof text, "%d more different error(s) not shown", R->rules[i].errors_held);
+    emit(R, R->rules[i].path, text);
+    R->rules[i].errors_held = 0;
+  }
+}
+
+/* The first line of a Lua error; `name.lua:3: msg` becomes `line 3: msg`. */
+static void error_text(lua_State *L, int status, char *out, size_t outlen) {
+  const char *msg, *end, *colon, *p;
+  size_t len;
+  if (status == LUA_ERRMEM) {
+    snprintf(out, outlen, "out of memory (the Lua state's memory cap was reached)");
+    return;
+  }
+  if (lua_type(L, -1) != LUA_TSTRING) {
+    snprintf(out, outlen, "error object is a %s value", luaL_typename(L, -1));
+    return;
+  }
+  msg = lua_tolstring(L, -1, &len);
+  while (len > 0 && (*msg == ' ' || *msg == '\t'))
+    msg++, len--;
+  end = memchr(msg, '\n', len);
+  len = end ? (size_t)(end - msg) : len;
+  while (len > 0 && (msg[len - 1] == ' ' || msg[len - 1] == '\t' || msg[len - 1] == '\r'))
+    len--;
+  if (len == 0) {
+    snprintf(out, outlen, "error without a message");
+    return;
+  }
+  colon = memchr(msg, ':', len);
+  if (colon != NULL && colon - msg > 4 && memcmp(colon - 4, ".lua", 4) == 0 &&
+      memchr(msg, ' ', (size_t)(colon - msg)) == NULL) {
+    for (p = colon + 1; p < msg + len && *p >= '0' && *p <= '9'; p++)
+      ;
+    if (p > colon + 1 && p + 1 < msg + len && p[0] == ':' && p[1] == ' ') {
+      snprintf(out, outlen, "line %.*s: %.*s", (int)(p - colon - 1), colon + 1,
+               (int)(msg + len - p - 2), p + 2);
+      return;
+    }
+  }
+  snprintf(out, outlen, "%.*s", (int)len, msg);
+}
+
+static void report_lua_error(struct lt_rules *R, lua_State *L, struct lt_rule *rule,
+                             int status) {
+  char text[MESSAGE_MAX];
+  error_text(L, status, text, sizeof text);
+  lua_pop(L, 1);
+  lt_rules_report(R, rule, text);
+}
+
+/* ------------------------------------------------------------------ loading */
+
+/* Run a rule's file with do_syscall cleared; leave what it defined on the stack. */
+static int p_load(lua_State *L) {
+  struct lt_rule *rule = lua_touserdata(L, 1);
+  char chunkname[256];
+  snprintf(chunkname, sizeof chunkname, "=%s.lua", rule->name);
+  lua_pushnil(L);
+  lua_setglobal(L, "do_syscall");
+  if (luaL_loadbufferx(L, rule->source, rule->size, chunkname, "t") != LUA_OK)
+    return lua_error(L);
+  lua_call(L, 0, 0);
+  lua_getglobal(L, "do_syscall");
+  if (lua_type(L, -1) != LUA_TFUNCTION)
+    return 0;
+  rule->hook = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+static void load(struct lt_rules *R, struct lt_rule *rule) {
+  lua_State *L = R->L;
+  int status;
+  lua_getglobal(L, "do_syscall"); /* another rule's, or the user's own global */
+  lua_pushcfunction(L, p_load);
+  lua_pushlightuserdata(L, rule);
+  start_budget(R, L);
+  status = lua_pcall(L, 1, 0, 0);
+  if (status != LUA_OK)
+    report_lua_error(R, L, rule, status);
+  else if (rule->hook == LUA_NOREF)
+    lt_rules_report(R, rule, "no function do_syscall defined");
+  lua_setglobal(L, "do_syscall"); /* put the previous one back */
+  rule->state = rule->hook != LUA_NOREF ? LT_READY : LT_UNUSABLE;
+}
+
+int lt_rules_load(struct lt_rules *R, int nr) {
+  struct lt_rule *rule;
+  int ready;
+  if (!lt_rules_has(R, nr))
+    return 0;
+  rule = R->by_nr[nr];
+  pthread_mutex_lock(&R->lock);
+  if (rule->state == LT_UNLOADED)
+    load(R, rule);
+  ready = rule->state == LT_READY;
+  pthread_mutex_unlock(&R->lock);
+  return ready;
+}
+
+/* ------------------------------------------------------------------ deciding */
+
+static void show(lua_State *L, int idx, char *out, size_t outlen) {
+  switch (lua_type(L, idx)) {
+  case LUA_TNIL: snprintf(out, outlen, "nil"); break;
+  case LUA_TBOOLEAN: snprintf(out, outlen, lua_toboolean(L, idx) ? "true" : "false"); break;
+  case LUA_TSTRING: snprintf(out, outlen, "'%.60s'", lua_tostring(L, idx)); break;
+  case LUA_TNUMBER:
+    if (lua_isinteger(L, idx))
+      snprintf(out, outlen, "%lld", (long long)lua_tointeger(L, idx));
+    else
+      snprintf(out, outlen, "%.17g", (double)lua_tonumber(L, idx));
+    break;
+  default: snprintf(out, outlen, "a %s", luaL_typename(L, idx)); break;
+  }
+}
+
+/* (intercepted, retval) at idx, idx+1 -> the decision, reporting anything odd. */
+static void verdict_of(struct lt_rules *R, lua_State *L, int idx, struct lt_rule *rule,
+                       struct lt_decision *out) {
+  char shown[128], text[MESSAGE_MAX];
+  int type = lua_type(L, idx), isnum;
+  lua_Integer value;
+  out->verdict = LT_RUN;
+  if (type == LUA_TNIL || (type == LUA_TBOOLEAN && !lua_toboolean(L, idx)) ||
+      (type == LUA_TNUMBER && lua_tonumber(L, idx) == 0))
+    return;
+  if (!((type == LUA_TBOOLEAN) || (type == LUA_TNUMBER && lua_tonumber(L, idx) == 1))) {
+    show(L, idx, shown, sizeof shown);
+    snprintf(text, sizeof text, "do_syscall returned %s as intercepted; "
+             "expected 1/true or 0/false (the call runs)", shown);
+    lt_rules_report(R, rule, text);
+    return;
+  }
+  value = lua_type(L, idx + 1) == LUA_TNUMBER ? lua_tointegerx(L, idx + 1, &isnum) : 0;
+  if (lua_type(L, idx + 1) != LUA_TNUMBER || !isnum) {
+    show(L, idx + 1, shown, sizeof shown);
+    snprintf(text, sizeof text, "do_syscall returned 1 with retval %s; "
+             "expected an integer (the call runs)", shown);
+    lt_rules_report(R, rule, text);
+    return;
+  }
+  out->verdict = LT_RETURN;
+  out->value = value;
+}
+
+static int p_new_coroutine(lua_State *L) {
+  lua_State *co = lua_newthread(L);
+  (void)co;
+  lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+  return 1;
+}
+
+static void end_coroutine(struct lt_rules *R, int ref) {
+  lua_State *L = R->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  if (lua_type(L, -1) == LUA_TTHREAD)
+    lua_resetthread(lua_tothread(L, -1));
+  lua_pop(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, ref);
+}
+
+/* Step a hook's coroutine that holds `nargs` values to pass; fill `out`. */
+static void step(struct lt_rules *R, lua_State *co, int ref, int nargs,
+                 struct lt_rule *rule, struct lt_decision *out) {
+  int nres = 0, status, i, base;
+  start_budget(R, co);
+  status = lua_resume(co, R->L, nargs, &nres);
+  out->verdict = LT_RUN;
+  if (status == LUA_YIELD && nres == 8 && lua_touserdata(co, -8) == &lt_run_now_token) {
+    base = lua_gettop(co) - 6; /* the number; its six arguments follow */
+    out->verdict = LT_RUN_NOW;
+    out->now_nr = (int)lua_tointeger(co, base);
+    for (i = 0; i < 6; i++)
+      out->now_args[i] = lua_tointeger(co, base + 1 + i);
+    out->coroutine = ref;
+    lua_pop(co, nres);
+    return;
+  }
+  if (status == LUA_OK || status == LUA_YIELD) {
+    lua_settop(co, lua_gettop(co) - nres + 2); /* the first two results, nil-padded */
+    verdict_of(R, co, -2, rule, out);
+  } else {
+    report_lua_error(R, co, rule, status);
+  }
+  end_coroutine(R, ref);
+}
+
+static void call_hook(struct lt_rules *R, struct lt_rule *rule, int nr,
+                      const int64_t raw[6], struct lt_decision *out) {
+  lua_State *L = R->L, *co;
+  int64_t args[6];
+  int i, status, ref;
+  for (i = 0; i < 6; i++) {
+    args[i] = raw[i];
+    if (rule->sign32 & (1u << i))
+      args[i] = (int32_t)(uint32_t)raw[i];
+    else if (rule->zero32 & (1u << i))
+      args[i] = (uint32_t)raw[i];
+  }
+  if (rule->uses_run_now) {
+    lua_pushcfunction(L, p_new_coroutine);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+      report_lua_error(R, L, rule, LUA_ERRMEM);
+      return;
+    }
+    ref = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    co = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    lua_rawgeti(co, LUA_REGISTRYINDEX, rule->hook);
+    lua_pushinteger(co, nr);
+    for (i = 0; i < 6; i++)
+      lua_pushinteger(co, args[i]);
+    lua_pushinteger(co, 0);
+    lua_pushinteger(co, 0);
+    step(R, co, ref, 9, rule, out);
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rule->hook);
+  lua_pushinteger(L, nr);
+  for (i = 0; i < 6; i++)
+    lua_pushinteger(L, args[i]);
+  lua_pushinteger(L, 0);
+  lua_pushinteger(L, 0);
+  start_budget(R, L);
+  status = lua_pcall(L, 9, 2, 0);
+  if (status != LUA_OK) {
+    report_lua_error(R, L, rule, status);
+    out->verdict = LT_RUN;
+    return;
+  }
+  verdict_of(R, L, -2, rule, out);
+  lua_pop(L, 2);
+}
+
+void lt_rules_decide(struct lt_rules *R, const struct lt_caller *caller, int nr,
+                     const int64_t args[6], struct lt_decision *out) {
+  struct lt_rule *rule;
+  out->verdict = LT_RUN;
+  out->touched = 0;
+  if (!lt_rules_has(R, nr))
+    return;
+  rule = R->by_nr[nr];
+  pthread_mutex_lock(&R->lock);
+  R->caller = caller;
+  R->touched = 0;
+  if (rule->state == LT_UNLOADED)
+    load(R, rule);
+  if (rule->state == LT_READY)
+    call_hook(R, rule, nr, args, out);
+  out->touched = R->touched;
+  R->caller = NULL;
+  pthread_mutex_unlock(&R->lock);
+}
+
+void lt_rules_resume(struct lt_rules *R, const struct lt_caller *caller, int hooked_nr,
+                     int coroutine, int64_t result, struct lt_decision *out) {
+  lua_State *co;
+  out->verdict = LT_RUN;
+  out->touched = 0;
+  if (!lt_rules_has(R, hooked_nr))
+    return;
+  pthread_mutex_lock(&R->lock);
+  R->caller = caller;
+  R->touched = 0;
+  lua_rawgeti(R->L, LUA_REGISTRYINDEX, coroutine);
+  co = lua_type(R->L, -1) == LUA_TTHREAD ? lua_tothread(R->L, -1) : NULL;
+  lua_pop(R->L, 1);
+  if (co != NULL && lua_status(co) == LUA_YIELD) {
+    lua_pushinteger(co, result);
+    step(R, co, coroutine, 1, R->by_nr[hooked_nr], out);
+  }
+  out->touched = R->touched;
+  R->caller = NULL;
+  pthread_mutex_unlock(&R->lock);
+}
+
+void lt_rules_drop(struct lt_rules *R, int coroutine) {
+  pthread_mutex_lock(&R->lock);
+  end_coroutine(R, coroutine);
+  pthread_mutex_unlock(&R->lock);
+}

@@ -1,0 +1,43 @@
+/*
+** unicorn_api.h - the few libunicorn 2.1 functions the C core calls, declared by hand.
+**
+** The unicorn wheel ships libunicorn.so.2 without headers, and Debian's libunicorn-dev
+** is 2.0.1 (older than the library the wheel ships). So the core does not link against
+** Unicorn at all: it takes the functions from the library the Python side has already
+** loaded (dlopen with RTLD_NOLOAD, then dlsym), with prototypes that match
+** include/unicorn/unicorn.h of 2.1. Register ids are those of include/unicorn/x86.h;
+** tests/test_core.py checks them against the unicorn package's own constants.
+*/
+#ifndef LUATRAP_UNICORN_API_H
+#define LUATRAP_UNICORN_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct uc_struct uc_engine;
+typedef size_t uc_hook;
+
+#define UC_HOOK_INSN 2
+#define UC_X86_INS_SYSCALL 699
+#define UC_X86_REG_RAX 35
+#define UC_X86_REG_RDI 39
+#define UC_X86_REG_RDX 40
+#define UC_X86_REG_RSI 43
+#define UC_X86_REG_R8 106
+#define UC_X86_REG_R9 107
+#define UC_X86_REG_R10 108
+
+struct unicorn_api {
+  int (*reg_read_batch)(uc_engine *uc, const int *regs, void *const *vals, int count);
+  int (*reg_write)(uc_engine *uc, int regid, const void *value);
+  int (*emu_stop)(uc_engine *uc);
+  int (*hook_add)(uc_engine *uc, uc_hook *hh, int type, void *callback, void *user_data,
+                  uint64_t begin, uint64_t end, ...);
+  int (*hook_del)(uc_engine *uc, uc_hook hh);
+  const char *(*strerror)(int code);
+};
+
+/* Fill `api` from the already loaded library at `path`: 0, or -1 with `why` set. */
+int unicorn_api_load(struct unicorn_api *api, const char *path, const char **why);
+
+#endif
