@@ -46,7 +46,7 @@ struct emu_hook {
   int slow;                  /* every call to Python (tracing) */
   int signal_pending;        /* a guest signal may be pending: Python delivers it */
   int multi_threaded;        /* other guest threads may wait for the CPU */
-  int host_call_tid;         /* thread waiting in a forwarded call (0: none): kick it */
+  int in_host_call;          /* the CPU's thread waits in a call forwarded from here */
 };
 
 typedef struct {
@@ -126,11 +126,11 @@ static void on_syscall(uc_engine *uc, void *data) {
     if (d.verdict == LT_RUN_NOW) /* not routed here; never leave a coroutine behind */
       lt_rules_drop(&h->rules->R, d.coroutine);
   }
-  __atomic_store_n(&h->host_call_tid, (int)gettid(), __ATOMIC_SEQ_CST);
+  __atomic_store_n(&h->in_host_call, 1, __ATOMIC_SEQ_CST);
   result = syscall((long)nr, args[0], args[1], args[2], args[3], args[4], args[5]);
   if (result == -1)
     result = -errno;
-  __atomic_store_n(&h->host_call_tid, 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&h->in_host_call, 0, __ATOMIC_SEQ_CST);
   if (result == -EINTR || result == -EPIPE || result == -EFBIG) {
     to_python(h, h->after_host_call, nr, args, &result);
   } else {
@@ -245,9 +245,9 @@ FLAG_PROPERTY(slow)
 FLAG_PROPERTY(signal_pending)
 FLAG_PROPERTY(multi_threaded)
 
-static PyObject *Hook_get_host_call_tid(EmulateHookObject *self, void *c) {
+static PyObject *Hook_get_in_host_call(EmulateHookObject *self, void *c) {
   (void)c;
-  return PyLong_FromLong(flag(&self->h.host_call_tid));
+  return PyBool_FromLong(flag(&self->h.in_host_call));
 }
 
 static PyMethodDef Hook_methods[] = {
@@ -263,8 +263,8 @@ static PyGetSetDef Hook_getset[] = {
      "a guest signal may be pending", NULL},
     {"multi_threaded", (getter)Hook_get_multi_threaded, (setter)Hook_set_multi_threaded,
      "other guest threads exist", NULL},
-    {"host_call_tid", (getter)Hook_get_host_call_tid, NULL,
-     "the thread waiting in a call forwarded from C, or 0", NULL},
+    {"in_host_call", (getter)Hook_get_in_host_call, NULL,
+     "the thread holding the CPU waits in a call forwarded from C", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

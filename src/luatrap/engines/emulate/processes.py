@@ -131,9 +131,10 @@ def exec_program(emu: Emulator, t: GuestThread, path: str, argv: list[str],
 def kick(emu: Emulator, t: GuestThread) -> None:
     """Make guest thread `t` notice a pending signal: stop the CPU if it runs guest
     code, interrupt its host call if it waits in the kernel."""
-    if emu.cpu_lock.owner is t:
+    owner = emu.cpu_lock.owner is t
+    if owner:
         emu.cpu.interrupt()
-    if t.in_host_call or emu.hook.host_call_tid == t.tid:
+    if t.in_host_call or (owner and emu.hook.in_host_call):
         host.syscall(234, os.getpid(), t.tid, emu.kick_signal, 0, 0, 0)  # tgkill
 
 
