@@ -10,7 +10,7 @@ import sys
 
 from setuptools import Extension, setup
 
-SOURCES = ["rules.c", "host_api.c", "memory.c", "emulate_hook.c", "module.c"]
+SOURCES = ["rules.c", "host_api.c", "memory.c", "emulate_hook.c", "notify_loop.c", "module.c"]
 DEBIAN_HINT = "apt-get install -y gcc pkg-config liblua5.4-dev python3-dev"
 
 

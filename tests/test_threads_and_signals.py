@@ -92,3 +92,16 @@ def test_signalfd_reads_blocked_signals(engine, rules, cprog):
 def test_pending_signal_survives_execve(engine, rules, cprog):
     r = luatrap("--rules", rules(PASS_ALL), cprog("pending_across_exec"), engine=engine)
     assert r.stdout == "after execve, SIGUSR1 pending: 1\n"
+
+
+def test_ruled_calls_never_fail_with_eintr_the_kernel_would_not_give(engine, rules, cprog):
+    """A signal arriving while a ruled getpid waits for luatrap must not turn it into
+    -1 EINTR (getpid never fails); a ruled read waiting on an empty pipe is interrupted
+    as natively."""
+    program = cprog("ruled_calls_under_signals")
+    folder = rules({"getpid": "function do_syscall() return 1, 99999 end", "read": PASS})
+    r = luatrap("--rules", folder, program, "getpid", "20000", engine=engine)
+    assert r.stdout == "0 odd results, interrupted: yes\n"
+    alone = native_run(program, "read")
+    assert alone.stdout == "read: -1 Interrupted system call\n"
+    assert luatrap("--rules", folder, program, "read", engine=engine).stdout == alone.stdout

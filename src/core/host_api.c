@@ -173,11 +173,27 @@ static int c_syscall_name(lua_State *L) {
   return 1;
 }
 
+/* The thread group of `tid`, from /proc (the thread itself if that fails). */
+static pid_t thread_group(pid_t tid) {
+  char path[64], line[128];
+  pid_t pid = tid;
+  FILE *f;
+  snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
+  if ((f = fopen(path, "re")) == NULL)
+    return tid;
+  while (fgets(line, sizeof line, f) != NULL)
+    if (sscanf(line, "Tgid: %d", &pid) == 1)
+      break;
+  fclose(f);
+  return pid;
+}
+
 static int c_pid(lua_State *L) {
   struct lt_rules *R = rules_of(L);
-  if (R->caller == NULL)
+  const struct lt_caller *c = R->caller;
+  if (c == NULL)
     return luaL_error(L, "c_pid: no program is running");
-  lua_pushinteger(L, R->caller->pid ? R->caller->pid : getpid());
+  lua_pushinteger(L, c->pid > 0 ? c->pid : c->pid == 0 ? getpid() : thread_group(c->tid));
   return 1;
 }
 

@@ -20,6 +20,7 @@ typedef struct {
 
 extern PyTypeObject RulesType;
 extern PyTypeObject EmulateHookType;
+extern PyTypeObject NotifyLoopType;
 
 /* The memory operations of a call decided for `rules` (a write asks write_guard). */
 const struct lt_memory_ops *rules_memory_ops(RulesObject *rules);

@@ -28,7 +28,8 @@ struct lt_memory_ops {
 };
 
 /* The thread a decision is for; tid 0 is the calling thread itself (the emulate engine,
-** where a guest thread runs on a host thread of luatrap's own), pid 0 its process. */
+** where a guest thread runs on a host thread of luatrap's own), pid 0 its process, pid
+** -1 a process to look up when a rule asks (c_pid). */
 struct lt_caller {
   pid_t pid, tid;
   const struct lt_memory_ops *memory;

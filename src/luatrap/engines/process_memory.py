@@ -1,4 +1,4 @@
-"""Reading and writing a thread's memory (another process's, or this one's) safely.
+"""Reading a thread's memory (another process's, or this one's) safely, for the tracer.
 
 A transfer that crosses into an unmapped page fails as a whole, so strings are read
 page by page and a partial transfer counts as a fault.
@@ -23,7 +23,7 @@ _vm_argtypes = [ctypes.c_int, ctypes.POINTER(IoVec), ctypes.c_ulong,
 process_vm_readv = _libc.process_vm_readv
 process_vm_readv.argtypes = _vm_argtypes
 process_vm_readv.restype = ctypes.c_ssize_t
-process_vm_writev = _libc.process_vm_writev
+process_vm_writev = _libc.process_vm_writev  # for the emulate engine's guest memory
 process_vm_writev.argtypes = _vm_argtypes
 process_vm_writev.restype = ctypes.c_ssize_t
 
@@ -70,37 +70,6 @@ class ProcessMemory:
             out += data
             addr += chunk
         return out
-
-    def write_memory(self, tid: int, addr: int, data: bytes) -> None:
-        """Store `data` at `addr` in thread `tid`'s address space.
-
-        Read-only pages (a string literal passed to write(), say) refuse
-        process_vm_writev; /proc/TID/mem writes them as a debugger's poke does.
-        """
-        if not data:
-            return
-        buf = ctypes.create_string_buffer(data, len(data))
-        try:
-            self._transfer(process_vm_writev, tid,
-                           IoVec(ctypes.addressof(buf), len(data)), addr, len(data))
-        except OSError as e:
-            if e.errno != errno.EFAULT:
-                raise
-            self._poke(tid, addr, data)
-
-    @staticmethod
-    def _poke(tid: int, addr: int, data: bytes) -> None:
-        try:
-            fd = os.open(f"/proc/{tid}/mem", os.O_WRONLY | os.O_CLOEXEC)
-        except OSError:
-            raise OSError(errno.EFAULT, os.strerror(errno.EFAULT)) from None
-        try:
-            if os.pwrite(fd, data, addr) != len(data):
-                raise OSError(errno.EFAULT, os.strerror(errno.EFAULT))
-        except OverflowError:
-            raise OSError(errno.EFAULT, os.strerror(errno.EFAULT)) from None
-        finally:
-            os.close(fd)
 
     def pid_of(self, tid: int) -> int:
         """The thread group id of `tid`, from /proc (cached until the thread exits)."""

@@ -39,6 +39,25 @@ _SIGN_EXTEND_32 = frozenset({"int", "fd", "dirfd"})
 _ZERO_EXTEND_32 = frozenset({"uint"})
 
 
+# Calls that return without waiting: the kernel never puts the caller to sleep, so no
+# signal interrupts them (no EINTR) and no other thread need wait while they run. (Not
+# ioctl, fcntl or close: F_SETLKW, TCSETSW and a close on NFS wait, and EINTR them.)
+_NEVER_WAIT = (
+    "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "lseek",
+    "fstat", "newfstatat", "statx", "getrandom", "clock_gettime", "gettimeofday", "time",
+    "uname", "getcwd", "prlimit64", "getrlimit", "dup", "pipe2", "access", "faccessat",
+    "faccessat2", "readlink", "readlinkat", "getdents64", "umask", "sched_getaffinity",
+    "sched_yield", "getrusage", "sysinfo", "times", "kill", "getpgrp", "getpgid", "getsid",
+    "setpgid", "prctl", "madvise", "getcpu", "alarm", "setitimer", "timer_create",
+    "timer_settime", "socket", "bind", "listen", "getsockname", "setsockopt", "getsockopt",
+    "eventfd2", "epoll_create1", "epoll_ctl", "pipe")
+
+
+def never_waits() -> frozenset[int]:
+    """Numbers of the calls that return without waiting (see _NEVER_WAIT)."""
+    return frozenset(_BY_NAME[n].nr for n in _NEVER_WAIT)
+
+
 def by_number(nr: int) -> Syscall | None:
     """The x86_64 system call with this number, or None."""
     return _BY_NUMBER.get(nr)

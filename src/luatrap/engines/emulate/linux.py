@@ -33,15 +33,7 @@ from luatrap.session import RunNow, Session
 from luatrap.syscalls import compat, table
 
 host_syscall = host.syscall
-NEVER_BLOCK = {table.by_name(n).nr for n in (
-    "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "lseek",
-    "fstat", "newfstatat", "statx", "getrandom", "clock_gettime", "gettimeofday", "time",
-    "uname", "getcwd", "prlimit64", "getrlimit", "ioctl", "fcntl", "dup", "pipe2", "close",
-    "access", "faccessat", "faccessat2", "readlink", "readlinkat", "getdents64", "umask",
-    "sched_getaffinity", "sched_yield", "getrusage", "sysinfo", "times", "kill", "getpgrp",
-    "getpgid", "getsid", "setpgid", "prctl", "madvise", "getcpu", "alarm", "setitimer",
-    "timer_create", "timer_settime", "socket", "bind", "listen", "getsockname",
-    "setsockopt", "getsockopt", "eventfd2", "epoll_create1", "epoll_ctl", "pipe")}
+NEVER_BLOCK = table.never_waits()
 RESTARTABLE_NEVER = {table.by_name(n).nr for n in (
     "pause", "rt_sigsuspend", "nanosleep", "clock_nanosleep", "poll", "ppoll", "select",
     "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2", "rt_sigtimedwait", "semop",

@@ -1,8 +1,8 @@
-"""ctypes bindings to the kernel interfaces the native engine uses: ptrace(2), seccomp(2),
-seccomp_unotify(2), process_vm_readv(2), pidfd_open(2)/pidfd_getfd(2).
+"""ctypes bindings to the kernel interfaces the native engine's Python side uses:
+ptrace(2), seccomp(2), pidfd_open(2)/pidfd_getfd(2). (Notifications, seccomp_unotify(2),
+are served in C: src/core/notify_loop.c.)
 
-Constants are checked against the man pages and <linux/*.h>. Structures use signed
-64-bit fields where Lua will see the value (lupa refuses integers >= 2**63).
+Constants are checked against the man pages and <linux/*.h>.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ PR_SET_NO_NEW_PRIVS = 38
 SYS_SECCOMP, SYS_PIDFD_OPEN, SYS_PIDFD_GETFD = 317, 434, 438
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5  # Linux 5.19
 SECCOMP_RET_KILL_PROCESS = 0x80000000
 SECCOMP_RET_USER_NOTIF = 0x7FC00000
 SECCOMP_RET_TRACE = 0x7FF00000
@@ -39,12 +40,6 @@ SECCOMP_RET_ALLOW = 0x7FFF0000
 AUDIT_ARCH_X86_64 = 0xC000003E
 AUDIT_ARCH_I386 = 0x40000003
 X32_SYSCALL_BIT = 0x40000000
-SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
-SECCOMP_IOCTL_NOTIF_RECV = 0xC0502100  # _IOWR('!', 0, struct seccomp_notif)
-SECCOMP_IOCTL_NOTIF_SEND = 0xC0182101  # _IOWR('!', 1, struct seccomp_notif_resp)
-SECCOMP_IOCTL_NOTIF_ID_VALID = 0x40082102  # _IOW('!', 2, __u64)
-SECCOMP_IOCTL_NOTIF_SET_FLAGS = 0x40082104  # _IOW('!', 4, __u64), Linux 6.6
-SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1
 
 
 class UserRegs(ctypes.Structure):
@@ -68,29 +63,7 @@ class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
 
 
-class SeccompData(ctypes.Structure):
-    """struct seccomp_data."""
-
-    _fields_ = [("nr", ctypes.c_int), ("arch", ctypes.c_uint32),
-                ("ip", ctypes.c_uint64), ("args", ctypes.c_int64 * 6)]
-
-
-class SeccompNotif(ctypes.Structure):
-    """struct seccomp_notif (80 bytes); `pid` is the thread id."""
-
-    _fields_ = [("id", ctypes.c_uint64), ("pid", ctypes.c_uint32),
-                ("flags", ctypes.c_uint32), ("data", SeccompData)]
-
-
-class SeccompNotifResp(ctypes.Structure):
-    """struct seccomp_notif_resp (24 bytes)."""
-
-    _fields_ = [("id", ctypes.c_uint64), ("val", ctypes.c_int64),
-                ("error", ctypes.c_int32), ("flags", ctypes.c_uint32)]
-
-
 assert ctypes.sizeof(UserRegs) == 27 * 8
-assert ctypes.sizeof(SeccompNotif) == 80 and ctypes.sizeof(SeccompNotifResp) == 24
 
 ptrace = libc.ptrace
 ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
@@ -98,13 +71,6 @@ ptrace.restype = ctypes.c_long
 waitpid = libc.waitpid
 waitpid.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
 waitpid.restype = ctypes.c_int
-ioctl = libc.ioctl
-ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
-ioctl.restype = ctypes.c_int
-# The same ioctl without argument conversion, for the per-call path: callers pass
-# ctypes objects only (c_int fd, c_ulong request, byref pointer); ~0.3 us less a call.
-ioctl_raw = ctypes.CDLL(None, use_errno=True).ioctl
-ioctl_raw.restype = ctypes.c_int
 prctl = libc.prctl
 prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 prctl.restype = ctypes.c_int

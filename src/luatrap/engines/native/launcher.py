@@ -8,6 +8,7 @@ send it. Instead the supervisor follows the child's few remaining system calls
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import signal
 import struct
@@ -40,9 +41,7 @@ def _child(path: str, argv: list[str], env: dict[str, str], ready_fd: int,
         if prog is not None:
             if os.geteuid() != 0:
                 k.check(k.prctl(k.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
-            k.check(k.syscall(k.SYS_SECCOMP, ctypes.c_uint(k.SECCOMP_SET_MODE_FILTER),
-                              ctypes.c_uint(k.SECCOMP_FILTER_FLAG_NEW_LISTENER),
-                              ctypes.byref(prog)), "seccomp")
+            _install_filter(prog)
         os.execve(path, argv, env)
     except OSError as e:
         msg = f"luatrap: cannot run {path}: {e.strerror}\n"
@@ -50,6 +49,21 @@ def _child(path: str, argv: list[str], env: dict[str, str], ready_fd: int,
     except BaseException:  # noqa: BLE001 - the child must never unwind into the parent
         os.write(2, b"luatrap: cannot run the program\n")
     os._exit(2)
+
+
+def _install_filter(prog: k.SockFprog) -> None:
+    """seccomp(2) with a listener. Once luatrap has received a call's notification, its
+    wait is killable only (Linux 5.19): a signal cannot turn a ruled call into an EINTR
+    the kernel would never give; older kernels refuse the flag, and go without."""
+    flags = k.SECCOMP_FILTER_FLAG_NEW_LISTENER | k.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+    while True:
+        done = k.syscall(k.SYS_SECCOMP, ctypes.c_uint(k.SECCOMP_SET_MODE_FILTER),
+                         ctypes.c_uint(flags), ctypes.byref(prog))
+        if done != -1 or ctypes.get_errno() != errno.EINVAL or \
+                flags == k.SECCOMP_FILTER_FLAG_NEW_LISTENER:
+            k.check(done, "seccomp")
+            return
+        flags = k.SECCOMP_FILTER_FLAG_NEW_LISTENER
 
 
 def start(path: str, argv: list[str], env: dict[str, str], prog: k.SockFprog | None,

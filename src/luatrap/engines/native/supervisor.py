@@ -1,10 +1,11 @@
 """The native engine's event loop: serve seccomp notifications, follow ptrace stops.
 
-One thread, one poll(2) over two descriptors: the seccomp listener (a ruled call is
-waiting; the fast path) and a signalfd (SIGCHLD: some traced task stopped or died; or a
-signal for the program). Every task of the program is a ptrace tracee, so new threads,
-forks and execs are followed and PTRACE_O_EXITKILL takes the whole program down if
-luatrap dies; but tasks stop only for the rare events, not for system calls.
+Two threads. A C thread answers seccomp user notifications: a ruled call waits for its
+verdict (the fast path, src/core/notify_loop.c). This one polls a signalfd (SIGCHLD: some
+traced task stopped or died; or a signal for the program). Every task of the program is
+a ptrace tracee, so new threads, forks and execs are followed and PTRACE_O_EXITKILL
+takes the whole program down if luatrap dies; but tasks stop only for the rare events
+and the calls whose hook uses c_do_syscall.
 """
 from __future__ import annotations
 
@@ -13,33 +14,26 @@ import errno
 import os
 import select
 import signal
-import struct
 import time
 
+from luatrap import _core
 from luatrap.engines.native import kernel as k
 from luatrap.engines.native.signals import FORWARDED, SignalFd, from_terminal_or_kernel
 from luatrap.engines.native.traced_calls import TracedCalls
 from luatrap.engines.process_memory import ProcessMemory
 from luatrap.rules import RunNow
 from luatrap.session import Session
-from luatrap.syscalls import compat
+from luatrap.syscalls import compat, table
 
 _STOPPING = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 _SYSCALL_STOP = signal.SIGTRAP | 0x80
-_NOTIF = struct.Struct("<QIIiIQ6q")  # id, pid, flags, nr, arch, ip, args[6]
-_RESP = struct.Struct("<QqiI")  # id, val, error, flags
-_ZEROED = bytes(_NOTIF.size)
-_RECV = ctypes.c_ulong(k.SECCOMP_IOCTL_NOTIF_RECV)
-_SEND = ctypes.c_ulong(k.SECCOMP_IOCTL_NOTIF_SEND)
 # A thread resumed from a ptrace stop often stops again within microseconds (the exit of
 # a call run for its hook, its next traced call). Sleeping in poll() then costs two
 # cross-CPU wake-ups, measured at several times the stop itself, so after a stop we keep
-# asking waitpid for SPIN_SECONDS, but never longer than SPIN_TOTAL in a row (the seccomp
-# notifications waiting meanwhile must not starve). Notifications never spin: their
-# wake-up is already on the caller's CPU, where spinning would steal the program's time.
+# asking waitpid for SPIN_SECONDS, but never longer than SPIN_TOTAL in a row.
 SPIN_SECONDS = 50e-6 if len(os.sched_getaffinity(0)) > 1 else 0.0  # alone on 1 CPU: never
 SPIN_TOTAL = 2e-3
-_CONTINUE = k.SECCOMP_USER_NOTIF_FLAG_CONTINUE
+ERESTARTSYS, ERESTARTNOINTR = 512, 513  # the kernel's "restart me" results
 
 
 class Supervisor:
@@ -53,19 +47,18 @@ class Supervisor:
         self.starting = True  # the main task has not reached its execve yet
         self.exit_status: int | None = None
         self.listener = listener
-        self._listener_c = ctypes.c_int(listener)
-        self.i386, self.x32 = i386, x32
-        self.traced = TracedCalls(session, self._ptrace)
-        self._injections = self.traced.injections  # threads running a hook's own call
-        self._on_syscall = session.on_syscall
-        self._tracing = session.tracing
-        self._req = bytearray(_NOTIF.size)
-        self._req_ptr = ctypes.byref((ctypes.c_char * _NOTIF.size).from_buffer(self._req))
-        self._resp = bytearray(_RESP.size)
-        self._resp_ptr = ctypes.byref((ctypes.c_char * _RESP.size).from_buffer(self._resp))
+        self.notifications = None
+        if listener >= 0:  # ruled calls: answered in C (src/core/notify_loop.c)
+            socketcall = {call: compat.socketcall_target(call) for call in compat.SOCKETCALL}
+            self.notifications = _core.NotifyLoop(
+                listener, main_pid, session.rules.core if session.rules else None,
+                {nr: target for nr, target in i386.items() if target >= 0}, x32, socketcall,
+                self._traced_decision if session.tracing else None)
+        self.traced = TracedCalls(session, self._ptrace, self.notifications)
         self._status = ctypes.c_int()
-        self._nid = ctypes.c_uint64()
-        self._nid_ptr = ctypes.byref(self._nid)
+        self._regs = k.UserRegs()
+        self._restartable = table.never_waits() & {
+            nr for nr, needs_ptrace in session.hooked.items() if not needs_ptrace}
 
     # ------------------------------------------------------------------ the loop
 
@@ -74,27 +67,21 @@ class Supervisor:
         shell shows it (128+N for death by signal N)."""
         poller = select.poll()
         poller.register(signals.fd, select.POLLIN)
-        if self.listener >= 0:
-            poller.register(self.listener, select.POLLIN)
-            k.ioctl(self.listener, k.SECCOMP_IOCTL_NOTIF_SET_FLAGS,
-                    k.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)  # fails before 6.6: harmless
-        listener, sigfd, serve = self.listener, signals.fd, self._serve_notification
-        alive = True
-        while alive:
-            for fd, ev in poller.poll():
-                if fd == listener:
-                    if ev & select.POLLIN:
-                        serve()
-                    else:  # no task uses the filter any more
-                        poller.unregister(listener)
-                        listener = -1
-                elif fd == sigfd:
-                    for signo, code, _pid in signals.read():
-                        if signo != signal.SIGCHLD:
-                            self._forward(signo, code)
-                    alive = self._reap()
-        if self.listener >= 0:
-            os.close(self.listener)
+        if self.notifications is not None:
+            self.notifications.start()
+        try:
+            alive = True
+            while alive:
+                poller.poll()
+                for signo, code, _pid in signals.read():
+                    if signo != signal.SIGCHLD:
+                        self._forward(signo, code)
+                alive = self._reap()
+        finally:
+            if self.notifications is not None:
+                self.notifications.stop()
+            if self.listener >= 0:
+                os.close(self.listener)
         return self.exit_status if self.exit_status is not None else 0
 
     def _forward(self, signo: int, code: int) -> None:
@@ -105,62 +92,18 @@ class Supervisor:
             except ProcessLookupError:
                 pass
 
-    # ------------------------------------------------------------------ fast path
-
-    def _serve_notification(self) -> None:
-        """Answer one seccomp user notification: a ruled call waits for its verdict."""
-        req = self._req
-        req[:] = _ZEROED  # the kernel insists on a zeroed request
-        if k.ioctl_raw(self._listener_c, _RECV, self._req_ptr) != 0:
-            return  # the caller died or was interrupted meanwhile
-        nid, tid, _f, nr, arch, _ip, *args = _NOTIF.unpack(req)
-        if arch != k.AUDIT_ARCH_X86_64 or nr & k.X32_SYSCALL_BIT:
-            nr, args = self._to_x86_64(tid, nr, arch, args)
-        if self.starting and tid == self.main_pid or nr < 0 or tid in self._injections:
-            decision = None  # luatrap's own execve; a hook's c_do_syscall; not mappable
-        else:
-            decision = self._on_syscall(tid, nr, args)
-            if self.session.touched_memory and not self._still_waiting(nid):
-                return  # the caller is gone: what the hook read may be another's memory
-            if decision.__class__ is RunNow:
-                self.session.rules.core.drop(decision.coroutine)
-                self.session.rules.report(
-                    nr, "c_do_syscall is not available for a 32-bit or x32 call")
-                decision = None
-            if self._tracing and decision is None:
-                self.session.on_result(tid, None)  # runs in the kernel: result unseen
+    def _traced_decision(self, tid: int, nr: int, args: tuple[int, ...]) -> int | None:
+        """Tracing: a 32-bit or x32 call the notification loop stopped (its x86_64
+        twin, arguments read), decided by the session, which writes its trace line."""
+        decision = self.session.on_syscall(tid, nr, list(args))
+        if decision.__class__ is RunNow:
+            self.session.rules.core.drop(decision.coroutine)
+            self.session.rules.report(
+                nr, "c_do_syscall is not available for a 32-bit or x32 call")
+            decision = None
         if decision is None:
-            _RESP.pack_into(self._resp, 0, nid, 0, 0, _CONTINUE)
-        elif -4095 <= decision < 0:
-            _RESP.pack_into(self._resp, 0, nid, 0, decision, 0)
-        else:
-            _RESP.pack_into(self._resp, 0, nid, decision, 0, 0)
-        k.ioctl_raw(self._listener_c, _SEND, self._resp_ptr)
-
-    def _still_waiting(self, nid: int) -> bool:
-        """Is notification `nid` still pending (its thread alive, its call not done)?"""
-        self._nid.value = nid
-        return k.ioctl(self.listener, k.SECCOMP_IOCTL_NOTIF_ID_VALID, self._nid_ptr) == 0
-
-    def _to_x86_64(self, tid: int, nr: int, arch: int, args: list[int]) -> tuple[int, list]:
-        """A 32-bit or x32 call as the x86_64 call it reaches (-1 if none)."""
-        if arch == k.AUDIT_ARCH_X86_64:
-            return self.x32.get(nr & ~k.X32_SYSCALL_BIT, -1), args
-        args = [a & 0xFFFFFFFF for a in args]
-        target = self.i386.get(nr, -1)
-        if nr == compat.I386_SOCKETCALL:
-            found = compat.socketcall_target(args[0])
-            if found is None:
-                return -1, args
-            target, count = found
-            try:
-                raw = self.memory.read_memory(tid, args[1], 4 * count)
-            except OSError:
-                return -1, args
-            args = list(struct.unpack(f"<{count}I", raw)) + [0] * (6 - count)
-        # 32-bit values as the x86_64 kinds expect them: pointers and sizes unsigned,
-        # int-kind arguments are sign-extended by the session.
-        return target, args
+            self.session.on_result(tid, None)  # runs in the kernel: result unseen
+        return decision
 
     # ------------------------------------------------------------------ ptrace stops
 
@@ -202,11 +145,25 @@ class Supervisor:
             else:
                 self._ptrace(k.PTRACE_CONT, tid)
         elif event:
-            if event == k.PTRACE_EVENT_EXEC and tid == self.main_pid:
+            if event == k.PTRACE_EVENT_EXEC and tid == self.main_pid and self.starting:
                 self.starting = False
+                if self.notifications is not None:
+                    self.notifications.starting = False
             self._ptrace(self.traced.restart_request(tid), tid)
         else:  # signal-delivery-stop: deliver it as the kernel would have
+            self._restart_unanswered_call(tid)
             self._ptrace(self.traced.restart_request(tid), tid, sig)
+
+    def _restart_unanswered_call(self, tid: int) -> None:
+        """A signal came while a ruled call waited for luatrap to even receive its
+        notification: seccomp gives up the wait with -ERESTARTSYS, which a handler
+        without SA_RESTART turns into EINTR. A call that natively never waits must
+        never fail so: it restarts (and meets its rule) after the handler instead."""
+        regs = self._regs
+        if (k.ptrace(k.PTRACE_GETREGS, tid, None, ctypes.byref(regs)) == 0
+                and regs.rax == -ERESTARTSYS and regs.orig_rax in self._restartable):
+            regs.rax = -ERESTARTNOINTR
+            k.ptrace(k.PTRACE_SETREGS, tid, None, ctypes.byref(regs))
 
     @staticmethod
     def _ptrace(request: int, tid: int, data: int = 0) -> None:

@@ -38,9 +38,12 @@ class Injection:
 class TracedCalls:
     """Decides ruled calls that stopped under ptrace, and runs calls for their hooks."""
 
-    def __init__(self, session: Session, resume) -> None:
+    def __init__(self, session: Session, resume, notifications=None) -> None:
+        """`notifications` (the C notification loop, if any) is told which threads run
+        a call for their own hook: no rule is asked for those."""
         self.session = session
         self.injections: dict[int, Injection] = {}
+        self._notifications = notifications
         self.awaiting_result: set[int] = set()  # tracing: threads whose call's exit we want
         self.tracing = session.tracing
         self._resume = resume  # resume(ptrace request, tid): restart a stopped thread
@@ -49,8 +52,16 @@ class TracedCalls:
 
     def forget(self, tid: int) -> None:
         """The thread is gone."""
-        self.injections.pop(tid, None)
+        inj = self.injections.pop(tid, None)
+        if inj is not None:
+            self._release(tid)
+            if self.session.rules:
+                self.session.rules.core.drop(inj.request.coroutine)
         self.awaiting_result.discard(tid)
+
+    def _release(self, tid: int) -> None:
+        if self._notifications is not None:
+            self._notifications.release(tid)
 
     def restart_request(self, tid: int) -> int:
         """How to resume `tid` after an unrelated stop (an event, a signal) without losing
@@ -93,6 +104,8 @@ class TracedCalls:
             regs.rip = inj.saved.rip - _SYSCALL_INSN_LEN
         k.ptrace(k.PTRACE_SETREGS, tid, None, ctypes.byref(regs))
         self.injections[tid] = inj
+        if self._notifications is not None:
+            self._notifications.hold(tid)
         self._resume(k.PTRACE_SYSCALL, tid)
 
     def on_syscall_stop(self, tid: int) -> None:
@@ -113,8 +126,11 @@ class TracedCalls:
             self._resume(k.PTRACE_SYSCALL, tid)
             return
         del self.injections[tid]
+        self._release(tid)
         result = regs.rax
         if result in _RESTART:  # interrupted: the kernel restarts the original call
+            if self.session.rules:  # its hook runs afresh when the call stops again
+                self.session.rules.core.drop(inj.request.coroutine)
             self._finish(tid, regs, inj.saved, inj.saved.orig_rax, result)
             return
         decision = self.session.resume(tid, inj.request, result)
