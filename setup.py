@@ -10,7 +10,8 @@ import sys
 
 from setuptools import Extension, setup
 
-SOURCES = ["rules.c", "host_api.c", "memory.c", "emulate_hook.c", "notify_loop.c", "module.c"]
+SOURCES = ["rules.c", "host_api.c", "memory.c", "guest_map.c", "emulate_hook.c",
+           "notify_loop.c", "module.c"]
 DEBIAN_HINT = "apt-get install -y gcc pkg-config liblua5.4-dev python3-dev"
 
 
@@ -47,7 +48,7 @@ def extensions() -> list[Extension]:
     return [Extension("luatrap._core", [f"src/core/{s}" for s in SOURCES],
                       extra_compile_args=cflags + extra, extra_link_args=libs,
                       depends=[f"src/core/{h}" for h in
-                               ("rules.h", "module.h", "unicorn_api.h")])]
+                               ("rules.h", "module.h", "unicorn_api.h", "guest_map.h")])]
 
 
 setup(ext_modules=extensions())

@@ -105,3 +105,12 @@ def test_ruled_calls_never_fail_with_eintr_the_kernel_would_not_give(engine, rul
     alone = native_run(program, "read")
     assert alone.stdout == "read: -1 Interrupted system call\n"
     assert luatrap("--rules", folder, program, "read", engine=engine).stdout == alone.stdout
+
+
+def test_fault_handlers_learn_what_and_where(engine, rules, cprog):
+    """si_code (not mapped / not permitted) and si_addr, as the kernel reports them."""
+    program = cprog("fault_info")
+    alone = native_run(program)
+    assert alone.stdout.count(": yes") == 3
+    r = luatrap("--rules", rules(PASS_ALL), program, engine=engine)
+    assert r.stdout == alone.stdout

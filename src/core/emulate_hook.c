@@ -17,14 +17,21 @@
 ** Guest memory is host memory at the same addresses, so a forwarded call needs no
 ** translation. A rule whose hook uses c_do_syscall is routed to Python, which steps
 ** its coroutine through the same runtime.
+**
+** The hook also fills Unicorn's TLB from the engine's guest map (fill_tlb below), in
+** Unicorn's "virtual TLB" mode: an identity mapping with each range's own permissions.
+** Its default x86 MMU marks every page executable, and Unicorn then never lets a store
+** to such a page take its fast path: gzip ran 3x slower for it.
 */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "guest_map.h"
 #include "module.h"
 #include "unicorn_api.h"
 
@@ -37,8 +44,12 @@ enum route {
 struct emu_hook {
   struct unicorn_api api;
   uc_engine *uc;
-  uc_hook handle;
+  uc_hook handle, tlb_handle;
   int installed;
+  struct guest_map map;      /* the guest's memory, as the Linux layer mapped it */
+  uint64_t fault_addr;       /* the last access fill_tlb refused */
+  int fault_kind;            /* 0: none, 1: not guest memory, 2: not permitted */
+  int changing_map;          /* Unicorn looks pages up as code while it maps: let it */
   RulesObject *rules;        /* NULL: no rules folder */
   PyObject *on_syscall;      /* Python's path: (nr, a1..a6) -> result or None */
   PyObject *after_host_call; /* (nr, a1..a6, result) -> result, for EINTR/EPIPE/EFBIG */
@@ -140,6 +151,30 @@ static void on_syscall(uc_engine *uc, void *data) {
     h->api.emu_stop(h->uc);
 }
 
+/* Unicorn's TLB misses: the identity mapping, with the range's permissions; a refused
+** access stops the CPU (UC_ERR_EXCEPTION), and Python reads why with take_fault. */
+static bool fill_tlb(uc_engine *uc, uint64_t vaddr, int type, struct uc_tlb_entry *e,
+                     void *data) {
+  struct emu_hook *h = data;
+  int perms = guest_map_perms(&h->map, vaddr), need;
+  (void)uc;
+  if (h->changing_map) { /* any page, for a moment; the TLB is flushed after */
+    e->paddr = vaddr;
+    e->perms = UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC;
+    return true;
+  }
+  need = type == UC_MEM_WRITE ? UC_PROT_WRITE : type == UC_MEM_FETCH ? UC_PROT_EXEC
+                                                                      : UC_PROT_READ;
+  if (perms < 0 || !(perms & need)) {
+    h->fault_addr = vaddr;
+    h->fault_kind = perms < 0 ? 1 : 2;
+    return false;
+  }
+  e->paddr = vaddr;
+  e->perms = perms;
+  return true;
+}
+
 /* ------------------------------------------------------------------ loading Unicorn */
 
 int unicorn_api_load(struct unicorn_api *api, const char *path, const char **why) {
@@ -154,9 +189,12 @@ int unicorn_api_load(struct unicorn_api *api, const char *path, const char **why
   *(void **)&api->hook_add = dlsym(lib, "uc_hook_add");
   *(void **)&api->hook_del = dlsym(lib, "uc_hook_del");
   *(void **)&api->strerror = dlsym(lib, "uc_strerror");
+  *(void **)&api->ctl = dlsym(lib, "uc_ctl");
+  *(void **)&api->mem_map_ptr = dlsym(lib, "uc_mem_map_ptr");
+  *(void **)&api->mem_unmap = dlsym(lib, "uc_mem_unmap");
   dlclose(lib); /* the Python side keeps it loaded for as long as the CPU lives */
   if (!api->reg_read_batch || !api->reg_write || !api->emu_stop || !api->hook_add ||
-      !api->hook_del || !api->strerror) {
+      !api->hook_del || !api->strerror || !api->ctl || !api->mem_map_ptr || !api->mem_unmap) {
     *why = "libunicorn lacks a function luatrap needs";
     return -1;
   }
@@ -197,6 +235,9 @@ static void Hook_dealloc(EmulateHookObject *self) {
   struct emu_hook *h = &self->h;
   if (h->installed)
     h->api.hook_del(h->uc, h->handle);
+  if (h->installed > 1)
+    h->api.hook_del(h->uc, h->tlb_handle);
+  guest_map_free(&h->map);
   Py_XDECREF(h->on_syscall);
   Py_XDECREF(h->after_host_call);
   Py_XDECREF((PyObject *)h->rules);
@@ -214,6 +255,17 @@ static PyObject *Hook_install(EmulateHookObject *self, PyObject *unused) {
   if (err != 0)
     return PyErr_Format(PyExc_OSError, "unicorn hook: %s", h->api.strerror(err));
   h->installed = 1;
+  /* No exit address: uc_emu_start's `until` would be looked up as code, through the
+  ** fill, which refuses it (it is no guest memory). The CPU stops when a hook says. */
+  err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_UC_USE_EXITS, 1), 1);
+  if (err == 0)
+    err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TLB_TYPE, 1), UC_TLB_VIRTUAL);
+  if (err == 0)
+    err = h->api.hook_add(h->uc, &h->tlb_handle, UC_HOOK_TLB_FILL, (void *)fill_tlb, h,
+                          (uint64_t)1, (uint64_t)0);
+  if (err != 0)
+    return PyErr_Format(PyExc_OSError, "unicorn TLB: %s", h->api.strerror(err));
+  h->installed = 2;
   Py_RETURN_NONE;
 }
 
@@ -225,6 +277,81 @@ static PyObject *Hook_set_route(EmulateHookObject *self, PyObject *args) {
     return PyErr_Format(PyExc_ValueError, "bad route %d for call %d", route, nr);
   self->h.route[nr] = (unsigned char)route;
   Py_RETURN_NONE;
+}
+
+/* Unicorn looks a range up as an instruction fetch whenever it unmaps memory or drops
+** translated code (to find the code to drop); the fill would refuse that for pages that
+** are data, or gone, and a refusal leaves an error for the next uc_emu_start. So the
+** fill answers anything while the map changes, and the TLB is flushed after. */
+static PyObject *changed(struct emu_hook *h, int err, const char *what) {
+  h->changing_map = 0;
+  if (err == 0)
+    err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TLB_FLUSH, 0));
+  if (err != 0)
+    return PyErr_Format(PyExc_OSError, "unicorn %s: %s", what, h->api.strerror(err));
+  Py_RETURN_NONE;
+}
+
+static PyObject *Hook_map(EmulateHookObject *self, PyObject *args) {
+  struct emu_hook *h = &self->h;
+  unsigned long long start, end;
+  int prot, err;
+  if (!PyArg_ParseTuple(args, "KKi", &start, &end, &prot))
+    return NULL;
+  if (guest_map_set(&h->map, start, end, prot & 7) != 0)
+    return PyErr_NoMemory();
+  h->changing_map = 1;
+  err = h->api.mem_map_ptr(h->uc, start, (size_t)(end - start), (uint32_t)(prot & 7),
+                           (void *)(uintptr_t)start);
+  return changed(h, err, "map");
+}
+
+static PyObject *Hook_unmap(EmulateHookObject *self, PyObject *args) {
+  struct emu_hook *h = &self->h;
+  unsigned long long start, end;
+  int err;
+  if (!PyArg_ParseTuple(args, "KK", &start, &end))
+    return NULL;
+  if (guest_map_clear(&h->map, start, end) != 0)
+    return PyErr_NoMemory();
+  h->changing_map = 1;
+  err = h->api.mem_unmap(h->uc, start, (size_t)(end - start));
+  return changed(h, err, "unmap");
+}
+
+static PyObject *Hook_forget_code(EmulateHookObject *self, PyObject *args) {
+  struct emu_hook *h = &self->h;
+  unsigned long long start, end;
+  if (!PyArg_ParseTuple(args, "KK", &start, &end))
+    return NULL;
+  h->changing_map = 1;
+  return changed(h, h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2),
+                               (uint64_t)start, (uint64_t)end), "forget code");
+}
+
+/* Unicorn's own x86 MMU (False) or the guest map (True) fills the TLB. */
+static PyObject *Hook_use_own_tlb(EmulateHookObject *self, PyObject *arg) {
+  struct emu_hook *h = &self->h;
+  int own = PyObject_IsTrue(arg), err;
+  if (own < 0)
+    return NULL;
+  err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TLB_TYPE, 1), own ? UC_TLB_VIRTUAL : UC_TLB_CPU);
+  if (err == 0)
+    err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TLB_FLUSH, 0));
+  if (err != 0)
+    return PyErr_Format(PyExc_OSError, "unicorn TLB: %s", h->api.strerror(err));
+  Py_RETURN_NONE;
+}
+
+static PyObject *Hook_take_fault(EmulateHookObject *self, PyObject *unused) {
+  struct emu_hook *h = &self->h;
+  int kind = h->fault_kind;
+  (void)unused;
+  h->fault_kind = 0;
+  if (kind == 0)
+    Py_RETURN_NONE;
+  return Py_BuildValue("(KO)", (unsigned long long)h->fault_addr,
+                       kind == 1 ? Py_False : Py_True);
 }
 
 #define FLAG_PROPERTY(name)                                                             \
@@ -251,7 +378,20 @@ static PyObject *Hook_get_in_host_call(EmulateHookObject *self, void *c) {
 }
 
 static PyMethodDef Hook_methods[] = {
-    {"install", (PyCFunction)Hook_install, METH_NOARGS, "add the hook to the CPU"},
+    {"install", (PyCFunction)Hook_install, METH_NOARGS,
+     "add the hooks (system calls, TLB fills) to the CPU"},
+    {"map", (PyCFunction)Hook_map, METH_VARARGS,
+     "map(start, end, prot): show host pages [start, end) to the guest with PROT_* prot"},
+    {"unmap", (PyCFunction)Hook_unmap, METH_VARARGS,
+     "unmap(start, end): [start, end) is no longer guest memory"},
+    {"forget_code", (PyCFunction)Hook_forget_code, METH_VARARGS,
+     "forget_code(start, end): drop translated code of [start, end)"},
+    {"forget_code", (PyCFunction)Hook_forget_code, METH_VARARGS,
+     "forget_code(start, end): drop translated code of [start, end)"},
+    {"use_own_tlb", (PyCFunction)Hook_use_own_tlb, METH_O,
+     "use_own_tlb(yes): fill Unicorn's TLB from the guest map, or let its MMU"},
+    {"take_fault", (PyCFunction)Hook_take_fault, METH_NOARGS,
+     "the access the TLB refused last, as (address, mapped), and forget it; or None"},
     {"set_route", (PyCFunction)Hook_set_route, METH_VARARGS,
      "set_route(nr, route): 0 Python, 1 host (may block), 2 host (never blocks)"},
     {NULL, NULL, 0, NULL},

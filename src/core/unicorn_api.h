@@ -18,6 +18,20 @@ typedef struct uc_struct uc_engine;
 typedef size_t uc_hook;
 
 #define UC_HOOK_INSN 2
+#define UC_HOOK_TLB_FILL (1 << 17)
+#define UC_CTL_UC_USE_EXITS 4
+#define UC_CTL_TB_REMOVE_CACHE 9
+#define UC_CTL_TLB_FLUSH 11
+#define UC_CTL_TLB_TYPE 12
+#define UC_CTL_WRITE(type, nr) ((type) | ((nr) << 26) | (1 << 30))
+#define UC_TLB_CPU 0
+#define UC_TLB_VIRTUAL 1
+#define UC_MEM_READ 16 /* uc_mem_type: READ, WRITE, FETCH follow */
+#define UC_MEM_WRITE 17
+#define UC_MEM_FETCH 18
+#define UC_PROT_READ 1 /* uc_prot: the same bits as PROT_* */
+#define UC_PROT_WRITE 2
+#define UC_PROT_EXEC 4
 #define UC_X86_INS_SYSCALL 699
 #define UC_X86_REG_RAX 35
 #define UC_X86_REG_RDI 39
@@ -27,6 +41,11 @@ typedef size_t uc_hook;
 #define UC_X86_REG_R9 107
 #define UC_X86_REG_R10 108
 
+struct uc_tlb_entry { /* UC_HOOK_TLB_FILL's answer */
+  uint64_t paddr;
+  int perms; /* uc_prot */
+};
+
 struct unicorn_api {
   int (*reg_read_batch)(uc_engine *uc, const int *regs, void *const *vals, int count);
   int (*reg_write)(uc_engine *uc, int regid, const void *value);
@@ -35,6 +54,9 @@ struct unicorn_api {
                   uint64_t begin, uint64_t end, ...);
   int (*hook_del)(uc_engine *uc, uc_hook hh);
   const char *(*strerror)(int code);
+  int (*ctl)(uc_engine *uc, int control, ...);
+  int (*mem_map_ptr)(uc_engine *uc, uint64_t address, size_t size, uint32_t perms, void *ptr);
+  int (*mem_unmap)(uc_engine *uc, uint64_t address, size_t size);
 };
 
 /* Fill `api` from the already loaded library at `path`: 0, or -1 with `why` set. */

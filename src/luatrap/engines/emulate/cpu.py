@@ -12,12 +12,11 @@ import importlib.util
 import os
 
 UC_ARCH_X86, UC_MODE_64 = 4, 8
-UC_HOOK_INTR, UC_HOOK_MEM_INVALID = 1, 1008
+UC_HOOK_INTR = 1
+UC_HOOK_MEM_INVALID = 1008  # every *_UNMAPPED and *_PROT event
 UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC = 1, 2, 4
 UC_ERR_OK, UC_ERR_INSN_INVALID, UC_ERR_EXCEPTION = 0, 10, 21
-UC_MEM_FAULTS = range(6, 9), range(12, 15)  # *_UNMAPPED, *_PROT
-_UC_CTL_TB_REMOVE_CACHE, _UC_CTL_IO_WRITE = 9, 1
-_REMOVE_CACHE = _UC_CTL_TB_REMOVE_CACHE | (2 << 26) | (_UC_CTL_IO_WRITE << 30)
+UC_ERR_EXCEPTION = 21  # the TLB fill refused an access (hook.take_fault says which)
 
 # Unicorn's register ids (unicorn/x86_const.py).
 RAX, RBP, RBX, RCX, RDI, RDX, RIP, RSI, RSP = 35, 36, 37, 38, 39, 40, 41, 43, 44
@@ -34,7 +33,6 @@ HOOK_INTR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_vo
 HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
                                     ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
                                     ctypes.c_void_p)
-
 
 class UnicornError(Exception):
     """libunicorn refused an operation."""
@@ -55,9 +53,6 @@ def _load() -> tuple[ctypes.CDLL, str]:
     protos = {
         "uc_open": (i32, [i32, i32, ctypes.POINTER(vp)]),
         "uc_strerror": (ctypes.c_char_p, [i32]),
-        "uc_mem_map_ptr": (i32, [vp, u64, ctypes.c_size_t, ctypes.c_uint32, vp]),
-        "uc_mem_unmap": (i32, [vp, u64, ctypes.c_size_t]),
-        "uc_mem_protect": (i32, [vp, u64, ctypes.c_size_t, ctypes.c_uint32]),
         "uc_reg_read": (i32, [vp, i32, vp]),
         "uc_reg_write": (i32, [vp, i32, vp]),
         "uc_reg_read_batch": (i32, [vp, vp, vp, i32]),
@@ -65,6 +60,7 @@ def _load() -> tuple[ctypes.CDLL, str]:
         "uc_emu_start": (i32, [vp, u64, u64, u64, ctypes.c_size_t]),
         "uc_emu_stop": (i32, [vp]),
         "uc_hook_add": (i32, [vp, ctypes.POINTER(ctypes.c_size_t), i32, vp, vp, u64, u64]),
+        "uc_hook_del": (i32, [vp, ctypes.c_size_t]),
         "uc_context_alloc": (i32, [vp, ctypes.POINTER(vp)]),
         "uc_context_save": (i32, [vp, vp]),
         "uc_context_restore": (i32, [vp, vp]),
@@ -120,6 +116,9 @@ class Cpu:
         self._xmm = (ctypes.c_uint64 * 2)()
         self._hooks: list = []  # the ctypes callbacks must outlive the hooks
         self.error: BaseException | None = None  # raised in a hook, re-raised by run()
+        # Maps go through the C hook, which keeps the guest map that fills Unicorn's
+        # TLB (src/core/emulate_hook.c); the emulator sets it before mapping anything.
+        self.guest_map = None
         self.stops_exactly = self._stop_only_at_block_starts()
 
     def _stop_only_at_block_starts(self) -> bool:
@@ -141,15 +140,20 @@ class Cpu:
 
     def map(self, addr: int, size: int, prot: int) -> None:
         """Show the host pages [addr, addr+size) to the guest with PROT_* `prot`."""
-        self._check(lib.uc_mem_map_ptr(self.uc, addr, size, uc_perms(prot), addr), "map")
+        try:
+            self.guest_map.map(addr, addr + size, uc_perms(prot))
+        except OSError as e:
+            raise UnicornError(str(e)) from None
 
     def unmap(self, addr: int, size: int) -> None:
-        self._check(lib.uc_mem_unmap(self.uc, addr, size), "unmap")
+        try:
+            self.guest_map.unmap(addr, addr + size)
+        except OSError as e:
+            raise UnicornError(str(e)) from None
 
     def forget_code(self, start: int, end: int) -> None:
         """Drop translated blocks of [start, end): the code there changed."""
-        lib.uc_ctl(self.handle, ctypes.c_int(_REMOVE_CACHE), ctypes.c_uint64(start),
-                   ctypes.c_uint64(end))
+        self.guest_map.forget_code(start, end)
 
     def read(self, reg: int) -> int:
         lib.uc_reg_read(self.uc, reg, self._word_p)
@@ -185,14 +189,28 @@ class Cpu:
         guarded = self._guarded(fn)
         self._add(UC_HOOK_INTR, HOOK_INTR(lambda _uc, intno, _data: guarded(intno)))
 
-    def hook_bad_access(self, fn) -> None:
-        """Call fn(address) when the guest touches memory it may not; emulation stops."""
-        guarded = self._guarded(fn)
+    def fault_address(self, page: int) -> int:
+        """The address in `page` that the instruction at rip could not reach (the TLB
+        fill knows only the page): run it once more under Unicorn's own MMU with a hook
+        on bad accesses, which is told the address. Neither is kept: under that MMU, or
+        while any memory hook exists, Unicorn takes its slow path for every store."""
+        seen: list[int] = []
 
         def on_fault(_uc, _kind, address, _size, _value, _data):
-            guarded(address)
+            seen.append(address)
             return False
-        self._add(UC_HOOK_MEM_INVALID, HOOK_MEM_INVALID(on_fault))
+        callback = HOOK_MEM_INVALID(on_fault)
+        handle = ctypes.c_size_t()
+        self.guest_map.use_own_tlb(False)
+        try:
+            if lib.uc_hook_add(self.uc, ctypes.byref(handle), UC_HOOK_MEM_INVALID,
+                               ctypes.cast(callback, ctypes.c_void_p), None,
+                               ctypes.c_uint64(1), ctypes.c_uint64(0)) == UC_ERR_OK:
+                lib.uc_emu_start(self.uc, self.read(RIP), 0, 0, 1)
+                lib.uc_hook_del(self.uc, handle)
+        finally:
+            self.guest_map.use_own_tlb(True)
+        return seen[0] if seen else page
 
     def _add(self, kind: int, cb, *extra: int) -> None:
         handle = ctypes.c_size_t()

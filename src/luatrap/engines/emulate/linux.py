@@ -46,6 +46,7 @@ FAULT_SIGNALS = {0: (signal.SIGFPE, 1), 1: (signal.SIGTRAP, 1), 3: (signal.SIGTR
                  4: (signal.SIGSEGV, 0x80), 5: (signal.SIGSEGV, 0x80), 6: (signal.SIGILL, 2),
                  13: (signal.SIGSEGV, 0x80), 16: (signal.SIGFPE, 0)}
 X32_BIT = 0x40000000
+SEGV_MAPERR, SEGV_ACCERR, ILL_ILLOPN = 1, 2, 2  # si_code values
 # The C hook's routes (src/core/emulate_hook.c): Python, the host (may block), the host
 # (never blocks, so also while other guest threads wait for the CPU).
 ROUTE_PYTHON, ROUTE_HOST, ROUTE_HOST_NEVER_BLOCKS = 0, 1, 2
@@ -84,8 +85,8 @@ class Emulator:
                                       session.rules.core if session.rules else None)
         self._set_routes(session)
         self.hook.install()
+        self.cpu.guest_map = self.hook
         self.cpu.hook_interrupt(self.on_interrupt)
-        self.cpu.hook_bad_access(self.on_bad_access)
 
     # -- the per-call path ---------------------------------------------------------
     def _set_routes(self, session: Session) -> None:
@@ -288,9 +289,6 @@ class Emulator:
             return None  # the kernel's EFAULT is the kernel's to give
         return sub[0], [*words, *[0] * (6 - sub[1])]
 
-    def on_bad_access(self, address: int) -> None:
-        self.current.fault = (signal.SIGSEGV, 1, address)
-
     # -- running a thread ----------------------------------------------------------
     def run_thread(self, t: GuestThread) -> None:
         """Run guest thread `t` on the calling host thread until it exits; a failure of
@@ -356,9 +354,17 @@ class Emulator:
 
     def fault(self, t: GuestThread, err: int) -> None:
         """The guest touched bad memory or ran a bad instruction: the kernel's signal."""
-        signo, code, addr = t.fault or (
-            (signal.SIGILL, 2, None) if err == regs.UC_ERR_INSN_INVALID
-            else (signal.SIGSEGV, 1, None))
+        refused = self.hook.take_fault()
+        if t.fault:
+            signo, code, addr = t.fault
+        elif refused is not None and err == regs.UC_ERR_EXCEPTION:
+            page, mapped = refused
+            addr = self.cpu.fault_address(page)
+            self.hook.take_fault()  # what the second try refused again
+            signo, code = signal.SIGSEGV, SEGV_ACCERR if mapped else SEGV_MAPERR
+        else:
+            signo, code, addr = (signal.SIGILL, ILL_ILLOPN, None) \
+                if err == regs.UC_ERR_INSN_INVALID else (signal.SIGSEGV, SEGV_MAPERR, None)
         t.fault = 0
         if addr is None:  # the faulting instruction's address, as the kernel gives
             addr = self.cpu.read(regs.RIP)
