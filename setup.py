@@ -44,9 +44,10 @@ def extensions() -> list[Extension]:
     cflags, libs = lua_flags()
     extra = ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
              "-Wno-missing-field-initializers"]
-    extra += os.environ.get("LUATRAP_CFLAGS", "").split()
+    wanted = os.environ.get("LUATRAP_CFLAGS", "").split()  # e.g. sanitizers: tools/sanitize
     return [Extension("luatrap._core", [f"src/core/{s}" for s in SOURCES],
-                      extra_compile_args=cflags + extra, extra_link_args=libs,
+                      extra_compile_args=cflags + extra + wanted,
+                      extra_link_args=libs + wanted,
                       depends=[f"src/core/{h}" for h in
                                ("rules.h", "module.h", "unicorn_api.h", "guest_map.h")])]
 
