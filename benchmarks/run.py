@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
 """Benchmark harness: luatrap against native runs, strace and qemu-user, in one command.
 
-    python3 benchmarks/run.py [--runs 5] [--quick] [--no-chart]
+    .venv/bin/python benchmarks/run.py [--runs 5] [--quick] [--no-chart] [--out DIR]
 
 Builds its C workloads with gcc, runs every configuration interleaved (one run of each,
-then again, so machine noise hits them alike) and reports medians:
+then again, so machine noise hits them alike) and reports medians, with ratios to the
+references measured in the same run (absolute times depend on the machine; ratios are
+what holds run to run):
 
 - the seed's getpid loop (µs per call) without rules, with an empty rules folder, a
-  pass-through rule, an intercepting rule and a c_do_syscall rule, next to
-  `strace -f --seccomp-bpf --inject` and `qemu-x86_64` when installed;
-- a compute-bound loop with rare system calls, timed by itself (ratio to native);
+  pass-through rule, an intercepting rule and a c_do_syscall rule, next to a bare
+  getpid, `qemu-x86_64` (the seed's design without rules) and `strace --inject`
+  pinned to one CPU and not;
+- a compute-bound loop with rare system calls, timed by itself;
+- gzip of a 5 MB tar (compression: the emulated CPU's worst case);
 - a real workload, `tar czf` of a directory tree, under a tracing rule set on
-  openat/read/write (ratio to native; strace -f tracing the same calls);
+  openat/read/write (strace -f tracing the same calls);
 - start-up: `luatrap --rules DIR /bin/true` against `/bin/true` (ms).
 
-Prints Markdown tables, writes benchmarks/results/latest.json and, with matplotlib,
-benchmarks/results/latest.png.
+Prints Markdown tables, writes DIR/latest.json and, with matplotlib, DIR/latest.png
+(DIR: benchmarks/results).
 """
 from __future__ import annotations
 
@@ -33,6 +37,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+VENV_PYTHON = HERE.parent / ".venv" / "bin" / "python"
+
+try:
+    import luatrap  # noqa: F401 - only: is it there?
+except ImportError:  # run with a Python that lacks luatrap: use the project's venv
+    if VENV_PYTHON.exists() and Path(sys.executable) != VENV_PYTHON:
+        os.execv(VENV_PYTHON, [str(VENV_PYTHON), *sys.argv])
+    sys.exit("benchmarks: luatrap is not installed for this Python; install it first "
+             "(see the README) and run .venv/bin/python benchmarks/run.py")
 LUATRAP = [sys.executable, "-m", "luatrap"]
 EMULATE = [*LUATRAP, "--engine", "emulate"]
 STRACE = shutil.which("strace")
@@ -94,6 +107,12 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
     calls = "20000" if quick else "100000"
     loop = [str(build(work, "getpid_loop")), calls]
     compute = [str(build(work, "compute")), "5000000" if quick else "200000000"]
+    archive = work / "input.tar"
+    with open(archive, "wb") as out:  # the first 5 MB (quick: 500 kB) of a tar of headers
+        tar_of = subprocess.run(["tar", "cf", "-", "-C", "/usr/include", "."],
+                                capture_output=True, check=True).stdout
+        out.write(tar_of[:(500_000 if quick else 5_000_000)])
+    gzip = [shutil.which("gzip") or "gzip", "-c", str(archive)]
     empty = rules(work, "empty", {})
     passing = rules(work, "pass", {"getpid": "function do_syscall() return 0, 0 end"})
     faking = rules(work, "fake", {"getpid": "function do_syscall() return 1, 99999 end"})
@@ -119,9 +138,10 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
         getpid[f"luatrap emulate, {label}"] = (reported, [
             *EMULATE, *(["--rules", folder] if folder else []), *loop])
     if STRACE:
-        getpid["strace -f --seccomp-bpf --inject"] = (reported, [
-            STRACE, "-f", "-qq", "--seccomp-bpf", "-e", "trace=getpid",
-            "-e", "inject=getpid:retval=99999", "-o", "/dev/null", *loop])
+        inject = [STRACE, "-f", "-qq", "--seccomp-bpf", "-e", "trace=getpid",
+                  "-e", "inject=getpid:retval=99999", "-o", "/dev/null", *loop]
+        getpid["strace --inject, one CPU"] = (reported, ["taskset", "-c", "0", *inject])
+        getpid["strace --inject, any CPU"] = (reported, inject)
     if QEMU:
         getpid["qemu-x86_64, no rules"] = (reported, [QEMU, *loop])
     compute_suite = {
@@ -136,6 +156,15 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
             *compute])
     if QEMU:
         compute_suite["qemu-x86_64"] = (reported, [QEMU, *compute])
+    compression = {
+        "native (no tool)": (timed, gzip),
+        "luatrap, rule on getpid": (timed, [*LUATRAP, *log, "--rules", faking, *gzip]),
+        "luatrap emulate, no rules": (timed, [*EMULATE, *gzip]),
+        "luatrap emulate, rule on getpid": (timed, [*EMULATE, *log, "--rules", faking,
+                                                    *gzip]),
+    }
+    if QEMU:
+        compression["qemu-x86_64"] = (timed, [QEMU, *gzip])
     workload = {
         "native (no tool)": (timed, tar),
         "luatrap, tracing openat/read/write": (timed, [*LUATRAP, *log, "--rules", tracing,
@@ -154,16 +183,19 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
             *EMULATE, *log, "--rules", passing, "/bin/true"]),
     }
     return {"getpid loop (µs per call)": getpid, "compute loop, self-timed (s)": compute_suite,
+            "gzip -c of a 5 MB tar (s)": compression,
             "tar czf of /usr/include/linux (s)": workload, "start-up (s)": startup}
 
 
-def table(title: str, medians: dict[str, float], base: str, unit: str) -> list[str]:
-    lines = [f"| {title} | {unit} | × {base} |", "|---|---|---|"]
-    ref = medians.get(base) or 0
+def table(title: str, medians: dict[str, float], bases: list[str], unit: str) -> list[str]:
+    """A Markdown table: each configuration's median and its ratio to each base."""
+    bases = [b for b in bases if medians.get(b)]
+    lines = [f"| {title} | {unit} | " + " | ".join(f"× {b}" for b in bases) + " |",
+             "|---|---|" + "---|" * len(bases)]
     for name, value in medians.items():
-        ratio = f"{value / ref:.3f}" if ref else "-"
         shown = f"{value * 1000:.1f}" if unit == "ms" else f"{value:.3f}"
-        lines.append(f"| {name} | {shown} | {ratio} |")
+        ratios = " | ".join(f"{value / medians[b]:.2f}" for b in bases)
+        lines.append(f"| {name} | {shown} | {ratios} |")
     return lines
 
 
@@ -174,16 +206,20 @@ def chart(results: dict, path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4.5))
+    fig, axes = plt.subplots(len(results), 1, figsize=(9, 3.2 * len(results)))
     for ax, (title, data) in zip(axes, results.items(), strict=True):
         names = list(data["median"])
-        ax.barh(names, [data["median"][n] for n in names], color="#4878a8")
-        ax.set_title(title, fontsize=10)
+        values = [data["median"][n] for n in names]
+        bars = ax.barh(names, values, color="#4878a8")
+        ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], padding=3, fontsize=8)
+        ax.set_title(title, fontsize=10, loc="left")
         ax.set_xscale("log")
+        ax.set_xlim(min(values) / 2, max(values) * 4)
         ax.tick_params(axis="y", labelsize=8)
+        ax.tick_params(axis="x", labelsize=7)
         ax.invert_yaxis()
-    fig.suptitle(f"luatrap benchmarks — {platform.node()} ({os.cpu_count()} CPUs), "
-                 "medians, log scale", fontsize=11)
+    fig.suptitle(f"luatrap benchmarks ({os.cpu_count()} CPUs), medians, log scale",
+                 fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return True
@@ -194,6 +230,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5, help="runs of each configuration")
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     ap.add_argument("--no-chart", action="store_true", help="skip the PNG")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where results go")
     args = ap.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -207,23 +244,22 @@ def main() -> None:
     for title, data in results.items():
         med = data["median"]
         if title.startswith("getpid"):
-            base = "strace -f --seccomp-bpf --inject" if STRACE else "native (no tool)"
-            lines = table(title, med, base, "µs/call")
+            lines = table(title, med, ["native (no tool)", "qemu-x86_64, no rules"], "µs/call")
         elif title.startswith("start-up"):
-            lines = table(title, med, "/bin/true", "ms")
+            lines = table(title, med, ["/bin/true"], "ms")
             over = (med["luatrap --rules DIR /bin/true"] - med["/bin/true"]) * 1000
             lines.append(f"| luatrap's start-up over native | {over:.1f} | |")
         else:
-            lines = table(title, med, "native (no tool)", "s")
+            lines = table(title, med, ["native (no tool)", "qemu-x86_64"], "s")
         print("\n".join(lines) + "\n")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(
         {"machine": {"node": platform.node(), "cpus": os.cpu_count(),
                      "kernel": platform.release(), "python": platform.python_version()},
          "runs": args.runs, "quick": args.quick, "results": results}, indent=1))
     if not args.no_chart:
-        made = chart(results, RESULTS / "latest.png")
-        print("chart: benchmarks/results/latest.png" if made
+        made = chart(results, args.out / "latest.png")
+        print(f"chart: {args.out / 'latest.png'}" if made
               else "chart skipped: pip install matplotlib")
 
 
