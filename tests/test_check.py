@@ -16,9 +16,11 @@ def test_check_reports_every_kind_of_problem(rules):
     r = luatrap("check", folder)
     assert r.returncode == 1
     lines = r.stdout.splitlines()
-    assert f"error: {folder}/getpid.lua:1: <name> or '...' expected near 'return'" in lines
+    # the same words as a run's [Lua Error] line
+    assert f"error: {folder}/getpid.lua: line 1: <name> or '...' expected near 'return'" \
+        in lines
     assert f"error: {folder}/write.lua: no function do_syscall defined" in lines
-    assert f"error: {folder}/read.lua:1: boom" in lines
+    assert f"error: {folder}/read.lua: line 1: boom" in lines
     assert any(line.startswith(f"error: {folder}/opne.lua: 'opne' is no x86_64 system call"
                                " (did you mean open.lua") for line in lines)
     assert any(line.startswith(f"warning: {folder}/open.lua: glibc on x86_64 never calls open"

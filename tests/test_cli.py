@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import luatrap as api
-from conftest import FAKE_GETPID, PYTHON, luatrap
+from conftest import FAKE_GETPID, PYTHON, ROOT, luatrap
 
 
 def one_clean_error_line(r, text: str) -> None:
@@ -32,6 +32,26 @@ def test_version():
 def test_missing_rules_folder(tmp_path):
     one_clean_error_line(luatrap("--rules", tmp_path / "nope", "/bin/true"),
                          "rules folder not found")
+
+
+def test_mistyped_names_get_a_suggestion(tmp_path):
+    (tmp_path / "my_rules").mkdir()
+    (tmp_path / "my_rules" / "getpdi.lua").write_text("function do_syscall() end")
+    one_clean_error_line(luatrap("--rules", "my_rule", "/bin/true", cwd=tmp_path),
+                         "rules folder not found: my_rule (did you mean my_rules?)")
+    r = luatrap("--rules", "my_rules", "/bin/true", cwd=tmp_path)
+    assert r.returncode == 0
+    assert "luatrap: my_rules/getpdi.lua: 'getpdi' is no x86_64 system call (did you mean " \
+           "getpid.lua" in r.stderr
+
+
+def test_output_to_a_reader_that_stops_reading_is_no_error():
+    """`luatrap --help | head -1`: the pipe closes while luatrap writes."""
+    for _ in range(10):
+        r = subprocess.run(["bash", "-c", f"{PYTHON} -m luatrap --help | head -1; "
+                            f"{PYTHON} -m luatrap check rules_examples | head -1"],
+                           capture_output=True, text=True, cwd=ROOT)
+        assert r.stderr == "" and r.stdout.startswith("usage: luatrap")
 
 
 def test_missing_program():

@@ -81,7 +81,7 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
                 raise UsageError(str(e)) from None
             sink(f"Rules folder path: {rules}")
             for path_ in book.unknown_files():
-                sink(f"luatrap: {path_.name} is not an x86_64 system call name; ignored")
+                sink(f"luatrap: {book.unknown_file_message(path_)}; ignored")
             sink("Lua environment initialized. Scripts will be loaded on demand.")
         tracer = None
         if strace or trace_json or summary:

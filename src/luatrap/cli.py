@@ -32,6 +32,9 @@ options:
 `luatrap check DIR` compiles every rule of DIR and reports what is wrong, without
 running a program (a program called `check` runs as `luatrap -- check`).
 
+Rules read their settings from luatrap's own environment (os.getenv), not from the
+program's (-E/-U): LUATRAP_DENY=/srv luatrap --rules rules_examples/sandbox_paths PROG.
+
 Options end at PROGRAM (or at --): everything after it belongs to the program.
 luatrap exits with the program's exit status (128+N if a signal N killed it), or 2
 if luatrap itself cannot run it."""
@@ -123,6 +126,18 @@ def _positive(value: str | None, option: str) -> int | None:
     return int(value)
 
 
+def _to_closed_pipe(fn, *args):
+    """fn(*args), whose output may go to a reader that stopped reading (`| head -1`):
+    that is not an error; Python's own flush at exit is kept quiet too."""
+    try:
+        result = fn(*args)
+        sys.stdout.flush()
+        return result
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `luatrap` command; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
@@ -134,15 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         if len(args) != 2:
             print("usage: luatrap check RULES_DIR", file=sys.stderr)
             return 2
-        return check.main(args[1])
+        return _to_closed_pipe(check.main, args[1])
     try:
         opts = parse(args)
         if opts == "help":
-            print(HELP)
-            return 0
+            return _to_closed_pipe(print, HELP) or 0
         if opts == "version":
-            print(f"luatrap {__version__}")
-            return 0
+            return _to_closed_pipe(print, f"luatrap {__version__}") or 0
         env = program_environment(opts.set_env, opts.unset_env)
         limits = {"lua_budget": _positive(opts.lua_budget, "--lua-budget"),
                   "lua_memory_mb": _positive(opts.lua_memory, "--lua-memory")}

@@ -7,14 +7,11 @@ x86_64, so they would never fire.
 """
 from __future__ import annotations
 
-import difflib
 import os
-import re
 from pathlib import Path
 
 from luatrap.logs import Log
 from luatrap.rules.rulebook import RuleBook, RulesError
-from luatrap.syscalls import table
 
 # What glibc (2.36, Debian 12) calls instead, measured with strace on x86_64.
 GLIBC_CALLS_INSTEAD = {
@@ -34,8 +31,7 @@ def check(folder: str | Path) -> tuple[list[str], list[str]]:
     warnings: list[str] = []
 
     def on_error(path: str, message: str) -> None:
-        m = re.match(r"line (\d+): (.*)", message)
-        errors.append(f"{path}:{m.group(1)}: {m.group(2)}" if m else f"{path}: {message}")
+        errors.append(f"{path}: {message}")  # as a run prints it: "file: line N: ..."
 
     quiet = Log(os.devnull)  # what rules c_log while loading is not a finding
     try:
@@ -44,9 +40,7 @@ def check(folder: str | Path) -> tuple[list[str], list[str]]:
         quiet.close()
         return [str(e)], []
     for path in book.unknown_files():
-        near = difflib.get_close_matches(path.stem, table.names(), n=3, cutoff=0.6)
-        hint = f" (did you mean {', '.join(n + '.lua' for n in near)}?)" if near else ""
-        errors.append(f"{path}: '{path.stem}' is no x86_64 system call{hint}")
+        errors.append(book.unknown_file_message(path))
     for name, path in book.rule_files.items():
         book.load(name)
         if name in GLIBC_CALLS_INSTEAD:

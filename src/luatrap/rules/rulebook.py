@@ -9,6 +9,7 @@ reads the folder, names the calls, and turns the C answers into decisions: `None
 """
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,12 +73,20 @@ class RuleBook:
         """Syscall name -> rule file, for every `<name>.lua` that names a system call."""
         try:
             if not folder.is_dir():
-                problem = "is not a folder" if folder.exists() else "not found"
-                raise RulesError(f"rules folder {problem}: {folder}")
+                if folder.exists():
+                    raise RulesError(f"rules folder is not a folder: {folder}")
+                raise RulesError(f"rules folder not found: {folder}{_near_folder(folder)}")
             entries = sorted(folder / n for n in os.listdir(folder) if n.endswith(".lua"))
         except OSError as e:
             raise RulesError(f"cannot read rules folder {folder}: {e.strerror}") from None
         return {p.stem: p for p in entries if table.by_name(p.stem) is not None}
+
+    @staticmethod
+    def unknown_file_message(path: Path) -> str:
+        """Why a `.lua` file is not a rule, with the names it may have meant."""
+        near = difflib.get_close_matches(path.stem, table.names(), n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(n + '.lua' for n in near)}?)" if near else ""
+        return f"{path}: '{path.stem}' is no x86_64 system call{hint}"
 
     def unknown_files(self) -> list[Path]:
         """`.lua` files in the folder whose name is no x86_64 system call."""
@@ -118,6 +127,18 @@ class RuleBook:
     def close(self) -> None:
         """The run is over: say how many errors were held back."""
         self.core.finish()
+
+
+def _near_folder(folder: Path) -> str:
+    """' (did you mean X?)' for a folder name that is one typo away from a real one."""
+    try:
+        parent = folder.parent if str(folder.parent) else Path(".")
+        names = [e.name for e in os.scandir(parent) if e.is_dir()]
+    except OSError:
+        return ""
+    near = difflib.get_close_matches(folder.name, names, n=1, cutoff=0.7)
+    return f" (did you mean {parent / near[0] if str(folder.parent) != '.' else near[0]}?)" \
+        if near else ""
 
 
 def _read(path: Path) -> bytes:
