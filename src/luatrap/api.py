@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 from luatrap import engines
 from luatrap.engines.base import EngineError, Program
@@ -18,9 +17,19 @@ class UsageError(Exception):
     """luatrap itself cannot do what was asked (bad option, missing program or rules)."""
 
 
+def _in_path(name: str, search: str) -> str | None:
+    """The first executable `name` in the PATH-style `search` (as a shell looks it up;
+    shutil.which would cost start-up its imports)."""
+    for folder in search.split(":"):
+        candidate = os.path.join(folder or ".", name)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
+
+
 def resolve_program(name: str, env: dict[str, str]) -> str:
     """The executable PROGRAM names: a path if it has a slash, else found in PATH."""
-    path = name if "/" in name else shutil.which(name, path=env.get("PATH", os.defpath))
+    path = name if "/" in name else _in_path(name, env.get("PATH", os.defpath))
     if path is None or not os.path.exists(path):
         raise UsageError(f"program not found: {name}")
     if os.path.isdir(path) or not os.access(path, os.X_OK):

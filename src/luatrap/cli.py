@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 
 from luatrap import __version__
 from luatrap.api import UsageError, run
@@ -49,21 +48,21 @@ _VALUED = {"--rules": "rules", "-rules": "rules", "--engine": "engine", "-engine
            "--lua-memory": "lua_memory"}
 
 
-@dataclass
 class Options:
     """The parsed command line."""
 
-    rules: str | None = None
-    engine: str | None = None
-    log: str | None = None
-    trace_json: str | None = None
-    lua_budget: str | None = None
-    lua_memory: str | None = None
-    strace: bool = False
-    summary: bool = False
-    set_env: list[str] = field(default_factory=list)
-    unset_env: list[str] = field(default_factory=list)
-    argv: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.rules: str | None = None
+        self.engine: str | None = None
+        self.log: str | None = None
+        self.trace_json: str | None = None
+        self.lua_budget: str | None = None
+        self.lua_memory: str | None = None
+        self.strace = False
+        self.summary = False
+        self.set_env: list[str] = []
+        self.unset_env: list[str] = []
+        self.argv: list[str] = []
 
 
 def parse(args: list[str]) -> Options | str:

@@ -9,11 +9,10 @@ reads the folder, names the calls, and turns the C answers into decisions: `None
 """
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from luatrap import _core
 from luatrap.logs import Log
@@ -27,8 +26,7 @@ class RulesError(Exception):
     """The rules folder cannot be used at all (missing, not a folder, unreadable)."""
 
 
-@dataclass(slots=True)
-class RunNow:
+class RunNow(NamedTuple):
     """A hook asked for the real call `nr(args)` to run now; resume it with the result."""
 
     nr: int
@@ -84,6 +82,8 @@ class RuleBook:
     @staticmethod
     def unknown_file_message(path: Path) -> str:
         """Why a `.lua` file is not a rule, with the names it may have meant."""
+        import difflib  # only on this rare path: start-up stays short
+
         near = difflib.get_close_matches(path.stem, table.names(), n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(n + '.lua' for n in near)}?)" if near else ""
         return f"{path}: '{path.stem}' is no x86_64 system call{hint}"
@@ -131,6 +131,8 @@ class RuleBook:
 
 def _near_folder(folder: Path) -> str:
     """' (did you mean X?)' for a folder name that is one typo away from a real one."""
+    import difflib
+
     try:
         parent = folder.parent if str(folder.parent) else Path(".")
         names = [e.name for e in os.scandir(parent) if e.is_dir()]

@@ -14,7 +14,6 @@ thread's registers are put back as they were and its result is the hook's answer
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
 
 from luatrap.engines.native import kernel as k
 from luatrap.rules import RunNow
@@ -26,13 +25,14 @@ _SYSCALL_INSN_LEN = 2  # 0f 05
 _RESTART = frozenset({-512, -513, -514, -516})
 
 
-@dataclass(slots=True)
 class Injection:
     """A thread running a call for its hook: what it runs, and the registers to restore."""
 
-    request: RunNow
-    saved: k.UserRegs
-    at_entry: bool  # the next syscall stop is the entry (True) or the exit (False)
+    __slots__ = ("request", "saved", "at_entry")
+
+    def __init__(self, request: RunNow, saved: k.UserRegs, at_entry: bool) -> None:
+        self.request, self.saved = request, saved
+        self.at_entry = at_entry  # the next syscall stop is the entry (True) or the exit
 
 
 class TracedCalls:
