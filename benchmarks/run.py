@@ -202,6 +202,7 @@ def table(title: str, medians: dict[str, float], bases: list[str], unit: str) ->
 def chart(results: dict, path: Path) -> bool:
     try:
         import matplotlib
+        import matplotlib.ticker
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -217,10 +218,11 @@ def chart(results: dict, path: Path) -> bool:
         ax.set_xlim(min(values) / 2, max(values) * 4)
         ax.tick_params(axis="y", labelsize=8)
         ax.tick_params(axis="x", labelsize=7)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no overlaps
         ax.invert_yaxis()
     fig.suptitle(f"luatrap benchmarks ({os.cpu_count()} CPUs), medians, log scale",
                  fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(path, dpi=90)
     return True
 

@@ -2,6 +2,7 @@
 run, rule folders written on the fly, and luatrap run through its real command line."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -34,9 +35,11 @@ class Result:
 
 
 def luatrap(*args: str | Path, engine: str | None = None, input: str | None = None,
-            env: dict[str, str] | None = None, cwd: str | Path | None = None) -> Result:
-    """Run `python -m luatrap [--engine E] ARGS...` as a user would and collect it all."""
-    cmd = [sys.executable, "-m", "luatrap"]
+            env: dict[str, str] | None = None, cwd: str | Path | None = None,
+            wrapper: list[str] = ()) -> Result:
+    """Run `python -m luatrap [--engine E] ARGS...` as a user would and collect it all
+    (`wrapper`: a command that runs it)."""
+    cmd = [*wrapper, sys.executable, "-m", "luatrap"]
     if engine:
         cmd += ["--engine", engine]
     cmd += [str(a) for a in args]
@@ -59,8 +62,7 @@ def build_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def cprog(build_dir):
     """cprog('name') -> path of tests/programs/name.c (or examples/name.c), compiled."""
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc is needed to build the test programs")
+    need("gcc")
     built: dict[str, Path] = {}
 
     def build(name: str, *flags: str) -> Path:
@@ -106,3 +108,22 @@ def native_run(*args: str | Path, **kw) -> subprocess.CompletedProcess:
                           errors="replace", timeout=TIMEOUT, **kw)
 
 
+
+
+def process_state(pid: int) -> str:
+    """A process's state letter (R, S, T, Z, ...) from /proc, or '' if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def need(tool: str) -> None:
+    """Skip a test that needs `tool` where it is missing; in CI (CI set), a missing tool
+    is a failure: CI installs every tool the suite uses, and a green run that skipped
+    half the suite would prove nothing."""
+    if shutil.which(tool) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{tool} is needed and CI must install it")
+        pytest.skip(f"needs {tool}")

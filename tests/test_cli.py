@@ -1,7 +1,6 @@
 """SPEC §1: the command line — options, errors of luatrap itself, PATH look-up, logs."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -118,7 +117,9 @@ def test_python_api_mirrors_the_cli(engine, rules, tmp_path):
     assert out.read_text() == "99999\n"
     with pytest.raises(api.UsageError):
         api.run(["/no/such/program"])
-    assert os.path.exists(tmp_path / "log")
+    assert (tmp_path / "log").read_text().splitlines() == [
+        f"Rules folder path: {folder}",
+        "Lua environment initialized. Scripts will be loaded on demand."]
 
 
 def test_log_file_is_rewritten_each_run(rules, tmp_path):

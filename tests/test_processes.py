@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import FAKE_GETPID, PYTHON, luatrap
+from conftest import FAKE_GETPID, PYTHON, luatrap, process_state
 
 
 def test_every_thread_is_hooked(engine, rules, cprog):
@@ -106,17 +106,21 @@ def test_stdin_and_environment_are_the_programs(engine, rules):
     assert r.stdout == "PIPED IN set False\n"
 
 
-def test_killing_luatrap_kills_the_program(engine, rules, tmp_path):
-    marker = tmp_path / "still-running"
-    folder = rules({"getpid": FAKE_GETPID})
+def test_killing_luatrap_kills_the_program(engine, rules):
+    folder = rules({"getppid": "function do_syscall() return 1, 4242 end"})
     proc = subprocess.Popen(
         [sys.executable, "-m", "luatrap", "--engine", engine, "--rules", str(folder),
-         "bash", "-c", f"sleep 3; touch {marker}"])
-    time.sleep(1.0)
+         "bash", "-c", "echo $$; exec sleep 30"], stdout=subprocess.PIPE, text=True)
+    program = int(proc.stdout.readline())  # it runs
+    assert os.path.exists(f"/proc/{program}")
     proc.kill()
     proc.wait()
-    time.sleep(3.5)
-    assert not marker.exists()
+    for _ in range(200):  # the kernel takes the program down with luatrap (EXITKILL)
+        if not os.path.exists(f"/proc/{program}") or process_state(program) == "Z":
+            break
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{program}") or process_state(program) == "Z"
+
 
 
 def test_sigterm_to_luatrap_reaches_the_program(engine, rules):
@@ -155,3 +159,22 @@ def test_signal_mask_is_inherited_as_natively(engine, rules):
                        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK,
                                                                  {signal.SIGUSR1}))
     assert r.stdout == f"[{int(signal.SIGUSR1)}]\n"
+
+
+def test_a_signal_around_an_execve_is_never_lost(engine, rules):
+    """SIGINT sent as the program execs another (the emulate engine re-executes itself
+    then) ends it, as natively: it is neither dropped nor left for a program that runs
+    on."""
+    folder = rules({"getppid": "function do_syscall() return 1, 4242 end"})
+    for attempt in range(20):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "luatrap", "--engine", engine, "--rules", str(folder),
+             "bash", "-c", "echo started; exec sleep 30"], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline() == "started\n"
+        time.sleep(0.001 * attempt)  # somewhere in the execve, or after it
+        proc.send_signal(signal.SIGINT)
+        try:
+            assert proc.wait(timeout=15) == 128 + signal.SIGINT, attempt
+        finally:
+            proc.kill()
+            proc.wait()

@@ -2,16 +2,13 @@
 Ctrl-Z stops the job, `fg` resumes it, Ctrl-C ends it with status 130."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import luatrap
-
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+from conftest import luatrap, need, process_state
 
 
 class Terminal:
@@ -20,8 +17,8 @@ class Terminal:
     def __init__(self, name: str) -> None:
         self.name = name
         subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "200", "-y", "50",
-                        "bash --norc --noprofile -i"], check=True)
-        time.sleep(0.5)
+                        "env PS1='ready$ ' bash --norc --noprofile -i"], check=True)
+        self.wait_for("ready$")  # the shell reads what is typed from now on
 
     def type(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
@@ -45,6 +42,7 @@ class Terminal:
 
 @pytest.fixture
 def terminal(request):
+    need("tmux")
     term = Terminal(f"luatrap-{request.node.name}".replace("[", "-").replace("]", ""))
     yield term
     term.close()
@@ -65,8 +63,8 @@ def test_ctrl_z_fg_and_ctrl_c(engine, rules, terminal):
     terminal.wait_for("tick6")
     terminal.type("echo status=$?", "Enter")
     terminal.wait_for("status=0")
-    terminal.type(f"{lt} sleep 30", "Enter")
-    time.sleep(1.5)
+    terminal.type(f"{lt} bash -c 'echo started; exec sleep 30'", "Enter")
+    terminal.wait_for("started")  # the program runs: Ctrl-C is the program's to take
     terminal.type("C-c")
     terminal.type("echo status=$?", "Enter")
     terminal.wait_for("status=130")
@@ -80,7 +78,6 @@ def test_interactive_shell_under_luatrap_survives_ctrl_c(engine, rules, terminal
     terminal.type("echo inner-$((6 * 7))", "Enter")
     terminal.wait_for("inner-42")
     terminal.type("half-typed", "C-c")
-    time.sleep(1)
     terminal.type("echo ppid=$PPID", "Enter")
     terminal.wait_for("ppid=4242")  # still the shell under luatrap, its rule at work
     terminal.type("exit 7", "Enter")
@@ -92,9 +89,15 @@ def test_a_program_that_stops_itself_continues_on_sigcont(engine, rules):
     folder = rules({"getppid": "function do_syscall() return 1, 4242 end"})
     proc = subprocess.Popen([sys.executable, "-m", "luatrap", "--engine", engine,
                              "--rules", str(folder), "bash", "-c",
-                             "kill -STOP $$; echo resumed"], stdout=subprocess.PIPE, text=True)
-    time.sleep(1.5)
-    assert proc.poll() is None  # the program is stopped, luatrap waits with it
+                             "echo $$; kill -STOP $$; echo resumed"], stdout=subprocess.PIPE,
+                            text=True)
+    program = int(proc.stdout.readline())
+    for _ in range(400):  # until the program has stopped itself (t: stopped, traced)
+        if process_state(program) in ("T", "t"):
+            break
+        time.sleep(0.05)
+    assert process_state(program) in ("T", "t")
+    assert proc.poll() is None  # luatrap waits with it
     proc.send_signal(18)  # SIGCONT, passed on to the program
     assert proc.wait(timeout=20) == 0
     assert proc.stdout.read() == "resumed\n"
@@ -108,3 +111,4 @@ def test_closed_stdout_is_no_traceback(engine, rules):
     assert r.stdout == "1\n"
     assert "Traceback" not in r.stderr
     assert luatrap("true").returncode == 0
+

@@ -3,12 +3,9 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 
-import pytest
-
-from conftest import FAKE_GETPID, luatrap
+from conftest import FAKE_GETPID, luatrap, need
 
 SAMPLE_CALLS = ["openat", "read", "newfstatat", "write", "mmap", "munmap", "close",
                 "getpid", "getpid", "getpid", "getpid", "getpid", "openat", "rmdir"]
@@ -62,8 +59,8 @@ def normalise_result(result: str) -> str:
     return f"-1 ({m.group(1)})" if m else result
 
 
-@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace to compare with")
 def test_decoding_matches_real_strace(engine, cprog, tmp_path):
+    need("strace")
     data = tmp_path / "sample.txt"
     data.write_text("hello sample\n")
     prog = cprog("trace_sample")
@@ -160,9 +157,14 @@ def test_threads_and_children_carry_their_own_ids(engine, cprog):
     assert "exit_group(0) = ?" in r.stderr
 
 
-def test_no_tracing_costs_nothing_without_options(engine, cprog, tmp_path):
+def test_without_options_nothing_is_traced_and_no_call_stops(engine, cprog, tmp_path):
     r = luatrap(cprog("trace_sample"), tmp_path, engine=engine)
     assert r.stderr == "BEGIN\nEND\n"
+    if engine == "native":  # no seccomp filter at all: every call stays in the kernel
+        r = luatrap("grep", "^Seccomp:", "/proc/self/status", engine=engine)
+        assert r.stdout.split() == ["Seccomp:", "0"]
+        r = luatrap("--strace", "grep", "^Seccomp:", "/proc/self/status", engine=engine)
+        assert r.stdout.split() == ["Seccomp:", "2"]  # the control: tracing filters
 
 
 def test_structs_strings_and_flags_are_decoded(engine):

@@ -98,6 +98,15 @@ def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid:
 def exec_program(emu: Emulator, t: GuestThread, path: str, argv: list[str],
                  env: list[bytes]) -> int:
     """execve: luatrap runs `path` afresh, on the emulate engine, in this process."""
+    # Held until the execve: the watcher then reads no signal it could not hand on, so
+    # every signal that comes from now on stays pending in the kernel for the new image.
+    with emu.signals.lock:
+        return _exec_luatrap(emu, t, path, argv, env)
+
+
+def _exec_luatrap(emu: Emulator, t: GuestThread, path: str, argv: list[str],
+                  env: list[bytes]) -> int:
+    """Hand this process to a new luatrap for `path`; an error if execve failed."""
     state = dict(emu.exec_state, path=path, argv=argv,
                  env=[e.decode("latin-1") for e in env],
                  mask=t.mask, pending=t.pending | emu.signals.process_pending,

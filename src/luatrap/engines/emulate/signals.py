@@ -62,7 +62,7 @@ class Signals:
 
     def __init__(self, memory: GuestMemory) -> None:
         self.memory = memory
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.actions = {s: Action() for s in ALL}
         self.process_pending = 0
         self.info: dict[tuple[int, int], bytes] = {}  # (tid or 0, signal) -> siginfo
@@ -74,7 +74,7 @@ class Signals:
 
     def after_fork(self) -> None:
         """A forked child starts with no pending signals."""
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.process_pending = 0
         self.info.clear()
 

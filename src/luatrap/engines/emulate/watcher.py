@@ -67,15 +67,19 @@ class Watcher:
                     emu.kick(t)
 
     def _read(self) -> None:
-        while True:
-            try:
-                data = os.read(self.fd, 128 * 16)
-            except BlockingIOError:
-                return
-            for off in range(0, len(data), 128):
-                signo, _, code, pid, uid, status, _int, ptr = _INFO.unpack_from(data, off)
-                value = status if signo == signal.SIGCHLD else ptr
-                self.route(signo, sig.make_info(signo, code, pid, uid, value))
+        # A signal read is the kernel's no more: it is routed under the signal lock, so
+        # an execve (which takes the lock to hand pending signals on) never loses one
+        # between the read and the post.
+        with self.emu.signals.lock:
+            while True:
+                try:
+                    data = os.read(self.fd, 128 * 16)
+                except BlockingIOError:
+                    return
+                for off in range(0, len(data), 128):
+                    signo, _, code, pid, uid, status, _int, ptr = _INFO.unpack_from(data, off)
+                    value = status if signo == signal.SIGCHLD else ptr
+                    self.route(signo, sig.make_info(signo, code, pid, uid, value))
 
     def route(self, signo: int, info: bytes) -> None:
         """A signal for the process: ignore, stop, or post it to a guest thread."""
