@@ -257,3 +257,13 @@ def test_works_without_root(open_tmp, cprog, nobody_can_run_luatrap):
     r = as_nobody("-m", "luatrap", "--rules", "rules", "./test_program", cwd=work)
     assert r.returncode == 0, r.stderr
     assert "PID call 3: 99999" in r.stdout
+
+
+def test_call_numbers_are_the_kernels_32_bits(engine, rules, cprog):
+    """A number with high bits set is the same call to the kernel: it meets the same
+    rule, and an execve made so stays under luatrap (its rules apply to the new image)."""
+    program = cprog("high_bits")
+    alone = native_run(program, "exec").stdout.splitlines()
+    assert len(alone) == 2 and "99999" not in alone[0]  # the control: the real pid, twice
+    r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), program, "exec", engine=engine)
+    assert r.stdout == "getpid: 99999\ngetpid: 99999\n"
