@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +180,23 @@ def test_a_signal_around_an_execve_is_never_lost(engine, rules):
         finally:
             proc.kill()
             proc.wait()
+
+
+def test_exec_under_emulate_when_luatrap_is_found_through_pythonpath(tmp_path):
+    """The emulate engine re-executes luatrap at each execve: the new one must find it
+    (and unicorn) where the first one did, even through PYTHONPATH alone."""
+    import unicorn
+
+    import luatrap
+
+    base = Path(sys.base_prefix) / "bin" / "python3"
+    if not base.exists():
+        pytest.skip("no base interpreter beside this environment")
+    lib = tmp_path / "lib"
+    for package in (luatrap, unicorn):
+        shutil.copytree(Path(package.__file__).parent, lib / package.__name__)
+    env = {**os.environ, "PYTHONPATH": str(lib)}
+    r = subprocess.run([str(base), "-m", "luatrap", "--engine", "emulate", "bash", "-c",
+                        "exec /bin/echo exec reached"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert (r.returncode, r.stdout) == (0, "exec reached\n"), r.stderr

@@ -95,6 +95,25 @@ def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid:
     return pid
 
 
+def _package_roots() -> list[str]:
+    """The folders this luatrap and its unicorn were imported from."""
+    import importlib.util
+
+    import luatrap
+
+    roots = [os.path.dirname(os.path.dirname(os.path.abspath(luatrap.__file__)))]
+    spec = importlib.util.find_spec("unicorn")
+    if spec is not None and spec.submodule_search_locations:
+        roots.append(os.path.dirname(list(spec.submodule_search_locations)[0]))
+    return roots
+
+
+# The new luatrap is isolated from the program's PYTHON* variables (-I), and finds
+# luatrap and unicorn where this one found them, even if only PYTHONPATH said where.
+_EXEC_MAIN = (f"import sys; sys.path[:0] = {_package_roots()!r}; "
+              "from luatrap.cli import main; sys.exit(main())")
+
+
 def exec_program(emu: Emulator, t: GuestThread, path: str, argv: list[str],
                  env: list[bytes]) -> int:
     """execve: luatrap runs `path` afresh, on the emulate engine, in this process."""
@@ -126,7 +145,7 @@ def _exec_luatrap(emu: Emulator, t: GuestThread, path: str, argv: list[str],
     for keep in (state.get("log_fd"), state.get("json_fd"), state.get("summary_fd")):
         if keep is not None:
             os.set_inheritable(keep, True)
-    command = [sys.executable, "-I", "-m", "luatrap", "--exec-state", str(fd)]
+    command = [sys.executable, "-I", "-c", _EXEC_MAIN, "--exec-state", str(fd)]
     if emu.tracing:  # a successful execve does not return: its line is written now
         emu.session.on_result(t.tid, 0)
     try:
