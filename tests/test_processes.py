@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKE_GETPID, PYTHON, luatrap, process_state
+from conftest import FAKE_GETPID, PASS, PYTHON, luatrap, native_run, process_state
 
 
 def test_every_thread_is_hooked(engine, rules, cprog):
@@ -200,3 +200,22 @@ def test_exec_under_emulate_when_luatrap_is_found_through_pythonpath(tmp_path):
                         "exec /bin/echo exec reached"], capture_output=True, text=True,
                        env=env, timeout=60)
     assert (r.returncode, r.stdout) == (0, "exec reached\n"), r.stderr
+
+
+def test_a_failing_execve_returns_its_error_to_the_caller(engine, rules, tmp_path):
+    """A truncated ELF, a script whose interpreter is missing, an ELF whose dynamic
+    loader is missing: execve fails and its caller goes on, as natively (the emulate
+    engine checks before it hands its process to the new program)."""
+    (tmp_path / "truncated").write_bytes(Path("/bin/true").read_bytes()[:100])
+    (tmp_path / "no_interpreter").write_text("#!/nonexistent/sh\necho ran\n")
+    (tmp_path / "main.c").write_text("int main(void) { return 0; }\n")
+    subprocess.run(["gcc", "-Wl,--dynamic-linker=/nonexistent/ld.so", "-o",
+                    str(tmp_path / "no_loader"), str(tmp_path / "main.c")], check=True)
+    for name in ("truncated", "no_interpreter", "no_loader"):
+        (tmp_path / name).chmod(0o755)
+        cmd = ["bash", "-c", f"{tmp_path / name}; echo caller goes on: $?"]
+        alone = native_run(*cmd)
+        assert "caller goes on: 12" in alone.stdout  # the control: 126 or 127
+        r = luatrap("--rules", rules({"getppid": PASS}), *cmd, engine=engine)
+        assert (r.returncode, r.stdout) == (alone.returncode, alone.stdout), name
+        assert alone.stderr.strip() in r.stderr, name

@@ -63,6 +63,8 @@ def _parse(path: str) -> tuple[bytes, tuple, list[tuple]]:
                 raise ExecError(errno.ENOEXEC, f"{path}: not an x86_64 executable")
             f.seek(phoff)
             raw = f.read(phentsize * phnum)
+            if phentsize < 56 or len(raw) < phentsize * phnum:
+                raise ExecError(errno.ENOEXEC, f"{path}: truncated program headers")
             phdrs = [struct.unpack_from("<IIQQQQQQ", raw, i * phentsize) for i in range(phnum)]
             interp = None
             for p_type, _, p_offset, _, _, p_filesz, _, _ in phdrs:
@@ -154,22 +156,33 @@ def script_argv(path: str, argv: list[str]) -> tuple[str, list[str]]:
 
 
 def check_executable(path: str) -> int:
-    """0 if execve(path) could start it, else the errno execve would give."""
+    """0 if execve(path) could start it, else the errno execve would give: checked
+    before luatrap gives its process to the new program, so a failing execve returns
+    to its caller as it does natively (a missing `#!` or ELF interpreter, a truncated
+    or foreign file)."""
+    failure = _runnable(path)
+    if failure:
+        return failure
+    try:
+        target, _ = script_argv(path, [path])
+        if target != path and (failure := _runnable(target)):
+            return failure
+        interp = _parse(target)[0]
+        if interp:
+            _parse(interp.decode(errors="surrogateescape"))
+    except ExecError as e:
+        return e.errno or errno.ENOEXEC
+    return 0
+
+
+def _runnable(path: str) -> int:
+    """0 if `path` is a file this process may execute, else execve's errno."""
     try:
         st = os.stat(path)
     except OSError as e:
         return e.errno or errno.ENOENT
     if not os.path.isfile(path) or not os.access(path, os.X_OK) or not st.st_mode & 0o111:
         return errno.EACCES
-    try:
-        with open(path, "rb") as f:
-            head = f.read(20)
-    except OSError as e:
-        return e.errno or errno.EACCES
-    if head.startswith(b"#!"):
-        return 0
-    if head[:4] != b"\x7fELF" or head[4] != 2 or int.from_bytes(head[18:20], "little") != EM_X86_64:
-        return errno.ENOEXEC
     return 0
 
 
