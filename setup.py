@@ -11,7 +11,7 @@ import sys
 from setuptools import Extension, setup
 
 SOURCES = ["rules.c", "host_api.c", "memory.c", "guest_map.c", "emulate_hook.c",
-           "notify_loop.c", "module.c"]
+           "notify_loop.c", "traced_calls.c", "module.c"]
 DEBIAN_HINT = "apt-get install -y gcc pkg-config liblua5.4-dev python3-dev"
 
 

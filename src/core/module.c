@@ -334,13 +334,14 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__core(void) {
   PyObject *m;
   if (PyType_Ready(&RulesType) < 0 || PyType_Ready(&EmulateHookType) < 0 ||
-      PyType_Ready(&NotifyLoopType) < 0)
+      PyType_Ready(&NotifyLoopType) < 0 || PyType_Ready(&TracedCallsType) < 0)
     return NULL;
   if ((m = PyModule_Create(&module)) == NULL)
     return NULL;
   if (PyModule_AddObjectRef(m, "Rules", (PyObject *)&RulesType) < 0 ||
       PyModule_AddObjectRef(m, "EmulateHook", (PyObject *)&EmulateHookType) < 0 ||
       PyModule_AddObjectRef(m, "NotifyLoop", (PyObject *)&NotifyLoopType) < 0 ||
+      PyModule_AddObjectRef(m, "TracedCalls", (PyObject *)&TracedCallsType) < 0 ||
       PyModule_AddStringConstant(m, "LUA_VERSION", LUA_RELEASE) < 0) {
     Py_DECREF(m);
     return NULL;

@@ -21,6 +21,7 @@ typedef struct {
 extern PyTypeObject RulesType;
 extern PyTypeObject EmulateHookType;
 extern PyTypeObject NotifyLoopType;
+extern PyTypeObject TracedCallsType;
 
 /* The memory operations of a call decided for `rules` (a write asks write_guard). */
 const struct lt_memory_ops *rules_memory_ops(RulesObject *rules);

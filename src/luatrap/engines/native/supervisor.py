@@ -19,7 +19,6 @@ import time
 from luatrap import _core
 from luatrap.engines.native import kernel as k
 from luatrap.engines.native.signals import FORWARDED, SignalFd, from_terminal_or_kernel
-from luatrap.engines.native.traced_calls import TracedCalls
 from luatrap.engines.process_memory import ProcessMemory
 from luatrap.rules import RunNow
 from luatrap.session import Session
@@ -54,7 +53,12 @@ class Supervisor:
                 listener, main_pid, session.rules.core if session.rules else None,
                 {nr: target for nr, target in i386.items() if target >= 0}, x32, socketcall,
                 self._traced_decision if session.tracing else None)
-        self.traced = TracedCalls(session, self._ptrace, self.notifications)
+        # Calls that stop under ptrace (c_do_syscall rules; every call when tracing),
+        # decided in C (src/core/traced_calls.c); when tracing, by the session.
+        tracing = ((self._traced_decide, self._traced_resume, session.on_result)
+                   if session.tracing else (None, None, None))
+        self.traced = _core.TracedCalls(session.rules.core if session.rules else None,
+                                        self.notifications, *tracing)
         self._status = ctypes.c_int()
         self._regs = k.UserRegs()
         self._restartable = table.never_waits() & {
@@ -91,6 +95,19 @@ class Supervisor:
                 os.kill(self.main_pid, signo)
             except ProcessLookupError:
                 pass
+
+    def _traced_decide(self, tid: int, nr: int, args: tuple[int, ...]) -> object:
+        """Tracing: a call stopped under ptrace, decided by the session (which writes
+        its trace line); a RunNow as (nr, args, coroutine) for the C side."""
+        decision = self.session.on_syscall(tid, nr, list(args))
+        return decision[:3] if decision.__class__ is RunNow else decision
+
+    def _traced_resume(self, tid: int, hooked_nr: int, coroutine: int,
+                       request: tuple[int, tuple[int, ...]], result: int) -> object:
+        """Tracing: the hook's own call returned `result`; the session goes on."""
+        pending = RunNow(request[0], list(request[1]), coroutine, hooked_nr)
+        decision = self.session.resume(tid, pending, result)
+        return decision[:3] if decision.__class__ is RunNow else decision
 
     def _traced_decision(self, tid: int, nr: int, args: tuple[int, ...]) -> int | None:
         """Tracing: a 32-bit or x32 call the notification loop stopped (its x86_64

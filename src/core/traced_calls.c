@@ -1,0 +1,433 @@
+/*
+** traced_calls.c - the native engine's calls that stop under ptrace: the ones whose
+** rule uses c_do_syscall (it must run in the program's own thread, and its result be
+** seen), and, when tracing, every call.
+**
+** Python's supervisor waits for the stops and hands each seccomp or syscall stop here.
+** Read top to bottom:
+**
+**   on_seccomp_stop  a call stopped at its entry: the rule decides (C; when tracing,
+**                    the session, which writes the trace line). Run it, skip it with a
+**                    value, or run the hook's own call: load that call's registers,
+**                    PTRACE_SYSCALL, and keep what to put back (struct injection);
+**   on_syscall_stop  the hook's call is at its exit: resume the hook with the result;
+**                    it asks for another call (back to the syscall instruction), or it
+**                    is done: registers as they were, rax the hook's answer.
+**
+** While a thread runs a call for its hook, the notification loop asks no rule for it.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+
+#include "module.h"
+
+#define MAX_INJECTIONS 256 /* threads inside a c_do_syscall at once */
+#define SYSCALL_INSN_LEN 2 /* 0f 05 */
+
+struct injection {
+  pid_t tid;                          /* 0: a free slot */
+  struct user_regs_struct saved;      /* the thread's registers at its call's entry */
+  int hooked_nr, coroutine;
+  int at_entry;                       /* the next syscall stop is the entry (1) or exit */
+};
+
+struct traced_calls {
+  RulesObject *rules;                 /* NULL: no rules folder */
+  PyObject *notifications;            /* the NotifyLoop, told which threads to leave */
+  PyObject *decide, *resume, *on_result; /* tracing: the session's (else NULL) */
+  struct injection injections[MAX_INJECTIONS];
+  pid_t *awaiting;                    /* tracing: threads whose call's result we want */
+  size_t awaiting_count, awaiting_size;
+};
+
+typedef struct {
+  PyObject_HEAD
+  struct traced_calls t;
+} TracedCallsObject;
+
+/* ------------------------------------------------------------------ bookkeeping */
+
+static struct injection *injection_of(struct traced_calls *t, pid_t tid) {
+  int i;
+  for (i = 0; i < MAX_INJECTIONS; i++)
+    if (t->injections[i].tid == tid)
+      return &t->injections[i];
+  return NULL;
+}
+
+static int notify(struct traced_calls *t, const char *method, pid_t tid) {
+  PyObject *r;
+  if (t->notifications == NULL)
+    return 0;
+  r = PyObject_CallMethod(t->notifications, method, "i", (int)tid);
+  Py_XDECREF(r);
+  return r == NULL ? -1 : 0;
+}
+
+static int awaiting_index(struct traced_calls *t, pid_t tid) {
+  size_t i;
+  for (i = 0; i < t->awaiting_count; i++)
+    if (t->awaiting[i] == tid)
+      return (int)i;
+  return -1;
+}
+
+static int await_result(struct traced_calls *t, pid_t tid) {
+  if (awaiting_index(t, tid) >= 0)
+    return 0;
+  if (t->awaiting_count == t->awaiting_size) {
+    size_t size = t->awaiting_size ? t->awaiting_size * 2 : 16;
+    pid_t *grown = realloc(t->awaiting, size * sizeof *grown);
+    if (grown == NULL)
+      return -1;
+    t->awaiting = grown;
+    t->awaiting_size = size;
+  }
+  t->awaiting[t->awaiting_count++] = tid;
+  return 0;
+}
+
+static int stop_awaiting(struct traced_calls *t, pid_t tid) {
+  int i = awaiting_index(t, tid);
+  if (i < 0)
+    return 0;
+  t->awaiting[i] = t->awaiting[--t->awaiting_count];
+  return 1;
+}
+
+static void drop_coroutine(struct traced_calls *t, int coroutine) {
+  if (t->rules != NULL) {
+    Py_BEGIN_ALLOW_THREADS
+    lt_rules_drop(&t->rules->R, coroutine);
+    Py_END_ALLOW_THREADS
+  }
+}
+
+/* ------------------------------------------------------------------ decisions */
+
+/* A decision from the session (tracing): None, an int, or (nr, [args], coroutine). */
+static int from_python(PyObject *r, struct lt_decision *d) {
+  PyObject *args;
+  int i;
+  memset(d, 0, sizeof *d);
+  d->verdict = LT_RUN;
+  if (r == NULL)
+    return -1;
+  if (PyLong_Check(r)) {
+    d->verdict = LT_RETURN;
+    d->value = PyLong_AsLongLong(r);
+  } else if (PyTuple_Check(r)) {
+    if (!PyArg_ParseTuple(r, "iOi", &d->now_nr, &args, &d->coroutine))
+      return -1;
+    for (i = 0; i < 6; i++) {
+      PyObject *a = PySequence_GetItem(args, i);
+      d->now_args[i] = a ? PyLong_AsLongLong(a) : 0;
+      Py_XDECREF(a);
+    }
+    d->verdict = LT_RUN_NOW;
+  }
+  return PyErr_Occurred() ? -1 : 0;
+}
+
+static int decide(struct traced_calls *t, pid_t tid, int nr, const int64_t args[6],
+                  struct lt_decision *d) {
+  struct lt_caller caller = {-1, tid, &lt_process_memory, NULL};
+  int err;
+  if (t->decide != NULL) {
+    PyObject *r = PyObject_CallFunction(t->decide, "ii(LLLLLL)", (int)tid, nr,
+                                        (long long)args[0], (long long)args[1],
+                                        (long long)args[2], (long long)args[3],
+                                        (long long)args[4], (long long)args[5]);
+    err = from_python(r, d);
+    Py_XDECREF(r);
+    return err;
+  }
+  d->verdict = LT_RUN;
+  if (t->rules != NULL) {
+    Py_BEGIN_ALLOW_THREADS
+    lt_rules_decide(&t->rules->R, &caller, nr, args, d);
+    Py_END_ALLOW_THREADS
+  }
+  return 0;
+}
+
+static int resume(struct traced_calls *t, pid_t tid, struct injection *inj, int64_t result,
+                  const struct lt_decision *request, struct lt_decision *d) {
+  struct lt_caller caller = {-1, tid, &lt_process_memory, NULL};
+  const int64_t *a = request->now_args;
+  int err;
+  if (t->resume != NULL) {
+    PyObject *r = PyObject_CallFunction(t->resume, "iii(i(LLLLLL))L", (int)tid,
+                                        inj->hooked_nr, inj->coroutine, request->now_nr,
+                                        (long long)a[0], (long long)a[1], (long long)a[2],
+                                        (long long)a[3], (long long)a[4], (long long)a[5],
+                                        (long long)result);
+    err = from_python(r, d);
+    Py_XDECREF(r);
+    return err;
+  }
+  d->verdict = LT_RUN;
+  if (t->rules != NULL) {
+    Py_BEGIN_ALLOW_THREADS
+    lt_rules_resume(&t->rules->R, &caller, inj->hooked_nr, inj->coroutine, result, d);
+    Py_END_ALLOW_THREADS
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ registers */
+
+static void set_call(struct user_regs_struct *r, int nr, const int64_t a[6]) {
+  r->orig_rax = r->rax = (unsigned long long)nr;
+  r->rdi = (unsigned long long)a[0];
+  r->rsi = (unsigned long long)a[1];
+  r->rdx = (unsigned long long)a[2];
+  r->r10 = (unsigned long long)a[3];
+  r->r8 = (unsigned long long)a[4];
+  r->r9 = (unsigned long long)a[5];
+}
+
+static void get_args(const struct user_regs_struct *r, int64_t a[6]) {
+  a[0] = (int64_t)r->rdi;
+  a[1] = (int64_t)r->rsi;
+  a[2] = (int64_t)r->rdx;
+  a[3] = (int64_t)r->r10;
+  a[4] = (int64_t)r->r8;
+  a[5] = (int64_t)r->r9;
+}
+
+/* Run the hook's call `d` in thread `tid`: at its entry stop (`regs` as stopped), or
+** from its exit stop (back over the syscall instruction). */
+static PyObject *start_call(struct traced_calls *t, pid_t tid, struct injection *inj,
+                            struct user_regs_struct *regs, const struct lt_decision *d,
+                            int from_exit) {
+  set_call(regs, d->now_nr, d->now_args);
+  if (from_exit)
+    regs->rip = inj->saved.rip - SYSCALL_INSN_LEN;
+  inj->tid = tid;
+  inj->coroutine = d->coroutine;
+  inj->at_entry = from_exit;
+  ptrace(PTRACE_SETREGS, tid, 0, regs);
+  if (notify(t, "hold", tid) < 0)
+    return NULL;
+  ptrace(PTRACE_SYSCALL, tid, 0, 0);
+  Py_RETURN_NONE;
+}
+
+/* Put the thread back as the kernel left it, with `rax` as its call's result. */
+static void finish(pid_t tid, struct user_regs_struct *regs, const struct injection *inj,
+                   long long rax) {
+  const struct user_regs_struct *s = &inj->saved;
+  regs->rdi = s->rdi, regs->rsi = s->rsi, regs->rdx = s->rdx;
+  regs->r10 = s->r10, regs->r8 = s->r8, regs->r9 = s->r9;
+  regs->rip = s->rip;
+  regs->orig_rax = s->orig_rax;
+  regs->rax = (unsigned long long)rax;
+  ptrace(PTRACE_SETREGS, tid, 0, regs);
+  ptrace(PTRACE_CONT, tid, 0, 0);
+}
+
+/* ------------------------------------------------------------------ the stops */
+
+static PyObject *on_seccomp_stop(TracedCallsObject *self, PyObject *args) {
+  struct traced_calls *t = &self->t;
+  struct user_regs_struct regs;
+  struct lt_decision d;
+  struct injection *inj;
+  int64_t a[6];
+  int tid, skip_hooks, nr;
+  if (!PyArg_ParseTuple(args, "ip", &tid, &skip_hooks))
+    return NULL;
+  if (ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0)
+    Py_RETURN_NONE; /* it died meanwhile; its exit follows */
+  if (injection_of(t, tid) != NULL) { /* the hook's own call: run it */
+    ptrace(PTRACE_SYSCALL, tid, 0, 0);
+    Py_RETURN_NONE;
+  }
+  if (skip_hooks) { /* luatrap's own execve of the program */
+    ptrace(PTRACE_CONT, tid, 0, 0);
+    Py_RETURN_NONE;
+  }
+  nr = (int)(uint32_t)regs.orig_rax; /* the kernel reads the number as 32 bits */
+  get_args(&regs, a);
+  if (decide(t, tid, nr, a, &d) < 0)
+    return NULL;
+  switch (d.verdict) {
+  case LT_RETURN:
+    regs.orig_rax = (unsigned long long)-1; /* skip the call ... */
+    regs.rax = (unsigned long long)d.value; /* ... and this is its result */
+    ptrace(PTRACE_SETREGS, tid, 0, &regs);
+    ptrace(PTRACE_CONT, tid, 0, 0);
+    Py_RETURN_NONE;
+  case LT_RUN_NOW:
+    if ((inj = injection_of(t, 0)) == NULL) {
+      drop_coroutine(t, d.coroutine);
+      return PyErr_Format(PyExc_OverflowError, "more than %d threads in c_do_syscall",
+                          MAX_INJECTIONS);
+    }
+    inj->saved = regs;
+    inj->hooked_nr = nr;
+    return start_call(t, tid, inj, &regs, &d, 0);
+  default:
+    if (t->decide != NULL && await_result(t, tid) == 0) {
+      ptrace(PTRACE_SYSCALL, tid, 0, 0); /* tracing: see its result at the exit */
+      Py_RETURN_NONE;
+    }
+    ptrace(PTRACE_CONT, tid, 0, 0);
+    Py_RETURN_NONE;
+  }
+}
+
+static int restarts(long long result) { /* the kernel's "restart me" results */
+  return result == -512 || result == -513 || result == -514 || result == -516;
+}
+
+static PyObject *on_syscall_stop(TracedCallsObject *self, PyObject *args) {
+  struct traced_calls *t = &self->t;
+  struct user_regs_struct regs;
+  struct lt_decision request, d;
+  struct injection *inj;
+  long long result;
+  int tid;
+  if (!PyArg_ParseTuple(args, "i", &tid))
+    return NULL;
+  inj = injection_of(t, tid);
+  if (inj == NULL) {
+    if (stop_awaiting(t, tid) && ptrace(PTRACE_GETREGS, tid, 0, &regs) == 0) {
+      PyObject *r = PyObject_CallFunction(t->on_result, "iL", tid, (long long)regs.rax);
+      Py_XDECREF(r);
+      if (r == NULL) {
+        ptrace(PTRACE_CONT, tid, 0, 0);
+        return NULL;
+      }
+    }
+    ptrace(PTRACE_CONT, tid, 0, 0);
+    Py_RETURN_NONE;
+  }
+  if (ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0)
+    Py_RETURN_NONE;
+  if (inj->at_entry) {
+    inj->at_entry = 0;
+    ptrace(PTRACE_SYSCALL, tid, 0, 0);
+    Py_RETURN_NONE;
+  }
+  result = (long long)regs.rax;
+  memset(&request, 0, sizeof request);
+  request.now_nr = (int)(uint32_t)regs.orig_rax;
+  get_args(&regs, request.now_args);
+  if (restarts(result)) { /* interrupted: its hook runs afresh when the call stops again */
+    drop_coroutine(t, inj->coroutine);
+    finish(tid, &regs, inj, (long long)inj->saved.orig_rax);
+    inj->tid = 0;
+    return notify(t, "release", tid) < 0 ? NULL : Py_NewRef(Py_None);
+  }
+  if (resume(t, tid, inj, result, &request, &d) < 0) {
+    finish(tid, &regs, inj, result);
+    inj->tid = 0;
+    notify(t, "release", tid);
+    return NULL;
+  }
+  if (d.verdict == LT_RUN_NOW)
+    return start_call(t, tid, inj, &regs, &d, 1);
+  if (d.verdict == LT_RUN && t->on_result != NULL) {
+    PyObject *r = PyObject_CallFunction(t->on_result, "iL", tid, result);
+    Py_XDECREF(r);
+  }
+  finish(tid, &regs, inj, d.verdict == LT_RETURN ? d.value : result);
+  inj->tid = 0;
+  return notify(t, "release", tid) < 0 ? NULL : Py_NewRef(Py_None);
+}
+
+static PyObject *forget(TracedCallsObject *self, PyObject *arg) {
+  struct traced_calls *t = &self->t;
+  struct injection *inj;
+  int tid = (int)PyLong_AsLong(arg);
+  if (PyErr_Occurred())
+    return NULL;
+  stop_awaiting(t, tid);
+  if ((inj = injection_of(t, tid)) != NULL && tid != 0) {
+    drop_coroutine(t, inj->coroutine);
+    inj->tid = 0;
+    if (notify(t, "release", tid) < 0)
+      return NULL;
+  }
+  Py_RETURN_NONE;
+}
+
+static PyObject *restart_request(TracedCallsObject *self, PyObject *arg) {
+  struct traced_calls *t = &self->t;
+  int tid = (int)PyLong_AsLong(arg);
+  if (PyErr_Occurred())
+    return NULL;
+  if ((tid != 0 && injection_of(t, tid) != NULL) || awaiting_index(t, tid) >= 0)
+    return PyLong_FromLong(PTRACE_SYSCALL);
+  return PyLong_FromLong(PTRACE_CONT);
+}
+
+/* ------------------------------------------------------------------ the type */
+
+static int Traced_init(TracedCallsObject *self, PyObject *args, PyObject *kw) {
+  static char *names[] = {"rules", "notifications", "decide", "resume", "on_result", NULL};
+  struct traced_calls *t = &self->t;
+  PyObject *rules = Py_None, *loop = Py_None, *dec = Py_None, *res = Py_None,
+           *result = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOO", names, &rules, &loop, &dec, &res,
+                                   &result))
+    return -1;
+  if (rules != Py_None && !PyObject_TypeCheck(rules, &RulesType)) {
+    PyErr_SetString(PyExc_TypeError, "rules must be a luatrap._core.Rules or None");
+    return -1;
+  }
+  if ((dec == Py_None) != (res == Py_None) || (dec == Py_None) != (result == Py_None)) {
+    PyErr_SetString(PyExc_TypeError, "decide, resume and on_result go together (tracing)");
+    return -1;
+  }
+  Py_CLEAR(t->rules);
+  Py_CLEAR(t->notifications);
+  Py_CLEAR(t->decide);
+  Py_CLEAR(t->resume);
+  Py_CLEAR(t->on_result);
+  t->rules = rules != Py_None ? (RulesObject *)Py_NewRef(rules) : NULL;
+  t->notifications = loop != Py_None ? Py_NewRef(loop) : NULL;
+  t->decide = dec != Py_None ? Py_NewRef(dec) : NULL;
+  t->resume = res != Py_None ? Py_NewRef(res) : NULL;
+  t->on_result = result != Py_None ? Py_NewRef(result) : NULL;
+  return 0;
+}
+
+static void Traced_dealloc(TracedCallsObject *self) {
+  struct traced_calls *t = &self->t;
+  Py_XDECREF((PyObject *)t->rules);
+  Py_XDECREF(t->notifications);
+  Py_XDECREF(t->decide);
+  Py_XDECREF(t->resume);
+  Py_XDECREF(t->on_result);
+  free(t->awaiting);
+  Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Traced_methods[] = {
+    {"on_seccomp_stop", (PyCFunction)on_seccomp_stop, METH_VARARGS,
+     "on_seccomp_stop(tid, skip_hooks): a ruled call stopped at its entry"},
+    {"on_syscall_stop", (PyCFunction)on_syscall_stop, METH_VARARGS,
+     "on_syscall_stop(tid): a syscall-entry or -exit stop"},
+    {"forget", (PyCFunction)forget, METH_O, "forget(tid): the thread is gone"},
+    {"restart_request", (PyCFunction)restart_request, METH_O,
+     "restart_request(tid): how to resume tid after an unrelated stop"},
+    {NULL, NULL, 0, NULL},
+};
+
+PyTypeObject TracedCallsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "luatrap._core.TracedCalls",
+    .tp_basicsize = sizeof(TracedCallsObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The native engine's calls that stop under ptrace, decided in C.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Traced_init,
+    .tp_dealloc = (destructor)Traced_dealloc,
+    .tp_methods = Traced_methods,
+};
