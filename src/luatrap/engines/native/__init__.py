@@ -38,7 +38,7 @@ def run(program: Program, session: Session) -> int:
                                        signals.ignored_by_parent, signals.inherited_mask)
         return Supervisor(session, memory, pid, listener, i386, x32).run(signals)
     finally:
-        signals.close()
+        signals.close(restore=not program.in_place)  # the CLI exits with the program
         session.close()
 
 

@@ -50,11 +50,15 @@ class SignalFd:
                 signo, _errno, code, pid = struct.unpack_from("<IiiI", data, off)
                 out.append((signo, code, pid))
 
-    def close(self) -> None:
-        """Stop watching; restore luatrap's signal mask."""
+    def close(self, restore: bool = True) -> None:
+        """Stop watching. With `restore`, luatrap's old signal mask comes back (for the
+        Python API, whose caller goes on), after the signals that came meanwhile are
+        taken: a Ctrl-C the program already died of must not also interrupt luatrap."""
+        self.read()
         os.close(self.fd)
-        signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
-        signal.signal(signal.SIGCHLD, self._old_chld)
+        if restore:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
+            signal.signal(signal.SIGCHLD, self._old_chld)
 
 
 def from_terminal_or_kernel(code: int) -> bool:
