@@ -467,6 +467,17 @@ static void step(struct lt_rules *R, lua_State *co, int ref, int nargs,
   end_coroutine(R, ref);
 }
 
+/* do_syscall(num, arg1..arg6, 0, 0) on the stack of S, ready to call or resume. */
+static void push_call(lua_State *S, int hook, int nr, const int64_t args[6]) {
+  int i;
+  lua_rawgeti(S, LUA_REGISTRYINDEX, hook);
+  lua_pushinteger(S, nr);
+  for (i = 0; i < 6; i++)
+    lua_pushinteger(S, args[i]);
+  lua_pushinteger(S, 0); /* arg7, arg8: the seed's signature */
+  lua_pushinteger(S, 0);
+}
+
 static void call_hook(struct lt_rules *R, struct lt_rule *rule, int nr,
                       const int64_t raw[6], struct lt_decision *out) {
   lua_State *L = R->L, *co;
@@ -490,21 +501,11 @@ static void call_hook(struct lt_rules *R, struct lt_rule *rule, int nr,
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
     co = lua_tothread(L, -1);
     lua_pop(L, 1);
-    lua_rawgeti(co, LUA_REGISTRYINDEX, rule->hook);
-    lua_pushinteger(co, nr);
-    for (i = 0; i < 6; i++)
-      lua_pushinteger(co, args[i]);
-    lua_pushinteger(co, 0);
-    lua_pushinteger(co, 0);
+    push_call(co, rule->hook, nr, args);
     step(R, co, ref, 9, rule, out);
     return;
   }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rule->hook);
-  lua_pushinteger(L, nr);
-  for (i = 0; i < 6; i++)
-    lua_pushinteger(L, args[i]);
-  lua_pushinteger(L, 0);
-  lua_pushinteger(L, 0);
+  push_call(L, rule->hook, nr, args);
   start_budget(R, L);
   status = lua_pcall(L, 9, 2, 0);
   if (status != LUA_OK) {
