@@ -267,3 +267,35 @@ def test_call_numbers_are_the_kernels_32_bits(engine, rules, cprog):
     assert len(alone) == 2 and "99999" not in alone[0]  # the control: the real pid, twice
     r = luatrap("--rules", rules({"getpid": FAKE_GETPID}), program, "exec", engine=engine)
     assert r.stdout == "getpid: 99999\ngetpid: 99999\n"
+
+
+REACH = ["pidfd_open", "process_vm_readv", "open /proc/PARENT/mem", "ptrace seize"]
+
+
+def test_the_supervisor_is_out_of_the_programs_reach(rules, cprog, open_tmp,
+                                                     nobody_can_run_luatrap):
+    """Under the native engine the program's parent is luatrap: it may not ptrace it,
+    open a pidfd to it (the way to copy its seccomp listener), or read its memory —
+    as root (but /proc/PID/mem, which root may open: docs/security.md) or as a user."""
+    program = open_tmp / "reach"
+    program.write_bytes(cprog("reach_supervisor").read_bytes())
+    program.chmod(0o755)
+    folder = open_tmp / "rules"
+    folder.mkdir()
+    (folder / "getuid.lua").write_text("function do_syscall() return 0, 0 end")
+    folder.chmod(0o755)
+    (folder / "getuid.lua").chmod(0o644)
+
+    def outcome(stdout: str) -> dict[str, str]:
+        return dict(line.split(": ") for line in stdout.splitlines())
+
+    # the controls: without luatrap every route reaches the parent, of root or of a user
+    assert set(outcome(native_run(program).stdout).values()) == {"reached"}
+    alone = subprocess.run([*NOBODY, "bash", "-c", f"{program}; true"], capture_output=True,
+                           text=True, timeout=60)
+    assert outcome(alone.stdout)["pidfd_open"] == "reached"
+    as_root = outcome(luatrap("--rules", folder, program).stdout)
+    assert as_root == {"pidfd_open": "refused", "process_vm_readv": "refused",
+                       "open /proc/PARENT/mem": "reached", "ptrace seize": "refused"}
+    as_user = as_nobody("-m", "luatrap", "--rules", str(folder), str(program), cwd=open_tmp)
+    assert outcome(as_user.stdout) == dict.fromkeys(REACH, "refused"), as_user.stderr

@@ -7,6 +7,8 @@ never leave the kernel.
 """
 from __future__ import annotations
 
+import os
+
 from luatrap.engines.base import Program
 from luatrap.engines.native import kernel as k
 from luatrap.engines.native import launcher, seccomp_filter
@@ -25,19 +27,26 @@ def run(program: Program, session: Session) -> int:
     i386, x32 = compat.foreign_numbers({table.name_of(nr) for nr in hooked})
     prog = None
     if session.tracing:  # every x86_64 call stops under ptrace, to see its result
-        prog = seccomp_filter.build({}, list(i386), list(x32), k.SECCOMP_RET_TRACE)
+        prog = seccomp_filter.build({}, list(i386), list(x32), k.SECCOMP_RET_TRACE,
+                                    supervisor=os.getpid())
     elif hooked:
         actions = {nr: k.SECCOMP_RET_TRACE if needs_exit else k.SECCOMP_RET_USER_NOTIF
                    for nr, needs_exit in hooked.items()}
-        prog = seccomp_filter.build(actions, list(i386), list(x32))
+        prog = seccomp_filter.build(actions, list(i386), list(x32), supervisor=os.getpid())
     memory = ProcessMemory()
     session.attach(memory)
     signals = SignalFd()
     try:
         pid, listener = launcher.start(program.path, program.argv, program.env, prog,
                                        signals.ignored_by_parent, signals.inherited_mask)
+        # Out of the program's reach: a process of the same user may not ptrace
+        # luatrap, copy its descriptors or read its memory (root still may: see
+        # docs/security.md). luatrap stays the program's tracer all the same.
+        k.prctl(k.PR_SET_DUMPABLE, 0, 0, 0, 0)
         return Supervisor(session, memory, pid, listener, i386, x32).run(signals)
     finally:
+        if not program.in_place:  # the Python API's caller goes on as it was
+            k.prctl(k.PR_SET_DUMPABLE, 1, 0, 0, 0)
         signals.close(restore=not program.in_place)  # the CLI exits with the program
         session.close()
 

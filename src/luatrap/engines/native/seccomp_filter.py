@@ -9,6 +9,7 @@ function are sent to the supervisor too, so they cannot walk around a rule.
 from __future__ import annotations
 
 import ctypes
+import errno
 
 from luatrap.engines.native import kernel as k
 
@@ -25,19 +26,48 @@ def _returns(numbers: dict[int, int], default: int = k.SECCOMP_RET_ALLOW) -> lis
     return out + [(_RET_K, 0, 0, default)]
 
 
+# The calls that reach into another process by pid (ptrace, pidfd_open - the way to
+# pidfd_getfd -, process_vm_readv/writev) -> which argument is the pid, per ABI. Aimed at
+# luatrap itself they fail with EPERM: a program could otherwise copy luatrap's seccomp
+# listener and answer its own calls, or read and write luatrap's memory.
+REACH_X86_64 = {101: 1, 310: 0, 311: 0, 434: 0,  # ptrace, process_vm_readv/writev, pidfd_open
+                521 | k.X32_SYSCALL_BIT: 1, 539 | k.X32_SYSCALL_BIT: 0,
+                540 | k.X32_SYSCALL_BIT: 0, 434 | k.X32_SYSCALL_BIT: 0}
+REACH_I386 = {26: 1, 347: 0, 348: 0, 434: 0}
+_OFF_ARGS = 16  # seccomp_data.args[0]; each argument 8 bytes, the low word first
+
+
+def _guard(reach: dict[int, int], supervisor: int | None) -> list[Insn]:
+    """'if nr is one of `reach` and its pid argument is `supervisor`: EPERM' (nr already
+    loaded; loaded again after). The kernel reads a pid as 32 bits: so does this."""
+    if supervisor is None:
+        return []
+    out: list[Insn] = []
+    for nr, arg in sorted(reach.items()):
+        out += [(_JEQ_K, 0, 4, nr),
+                (_LD_W_ABS, 0, 0, _OFF_ARGS + 8 * arg),
+                (_JEQ_K, 0, 1, supervisor),
+                (_RET_K, 0, 0, k.SECCOMP_RET_ERRNO | errno.EPERM),
+                (_LD_W_ABS, 0, 0, _OFF_NR)]
+    return out
+
+
 def build(native: dict[int, int], i386: list[int], x32: list[int],
-          native_default: int = k.SECCOMP_RET_ALLOW) -> k.SockFprog:
+          native_default: int = k.SECCOMP_RET_ALLOW,
+          supervisor: int | None = None) -> k.SockFprog:
     """A filter program: `native` maps ruled x86_64 numbers to their seccomp action, any
     other x86_64 call gets `native_default`; `i386` and `x32` list foreign numbers (x32
-    without its bit) for user notification."""
+    without its bit) for user notification; calls that would reach into the process
+    `supervisor` (luatrap) by its pid fail with EPERM."""
     notify = k.SECCOMP_RET_USER_NOTIF
     native_checks = _returns(native, native_default)
     x32_checks = _returns({nr | k.X32_SYSCALL_BIT: notify for nr in x32})
-    x86_64_part = [(_LD_W_ABS, 0, 0, _OFF_NR),
+    x86_64_part = [(_LD_W_ABS, 0, 0, _OFF_NR), *_guard(REACH_X86_64, supervisor),
                    (_JSET_K, 1, 0, k.X32_SYSCALL_BIT),
                    (_JA, 0, 0, 1),
                    (_JA, 0, 0, len(native_checks))] + native_checks + x32_checks
-    i386_part = [(_LD_W_ABS, 0, 0, _OFF_NR)] + _returns({nr: notify for nr in i386})
+    i386_part = [(_LD_W_ABS, 0, 0, _OFF_NR), *_guard(REACH_I386, supervisor),
+                 *_returns({nr: notify for nr in i386})]
     ins: list[Insn] = [(_LD_W_ABS, 0, 0, _OFF_ARCH),
                        (_JEQ_K, 1, 0, k.AUDIT_ARCH_X86_64),
                        (_JA, 0, 0, len(x86_64_part))]
