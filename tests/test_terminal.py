@@ -28,13 +28,17 @@ class Terminal:
                               capture_output=True, text=True).stdout
 
     def wait_for(self, text: str, timeout: float = 20) -> str:
+        return self.wait_until(lambda screen: text in screen, timeout, repr(text))
+
+    def wait_until(self, seen, timeout: float = 20, what: str = "the screen") -> str:
+        """Wait until seen(screen) is true; the screen then."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             screen = self.screen()
-            if text in screen:
+            if seen(screen):
                 return screen
             time.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared:\n{self.screen()}")
+        raise AssertionError(f"{what} never appeared:\n{self.screen()}")
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], check=False)
@@ -63,8 +67,9 @@ def test_ctrl_z_fg_and_ctrl_c(engine, rules, terminal):
     terminal.wait_for("tick6")
     terminal.type("echo status=$?", "Enter")
     terminal.wait_for("status=0")
-    terminal.type(f"{lt} bash -c 'echo started; exec sleep 30'", "Enter")
-    terminal.wait_for("started")  # the program runs: Ctrl-C is the program's to take
+    # (the quotes keep the typed command line itself from showing the word)
+    terminal.type(f"{lt} bash -c 'echo run\"\"ning; exec sleep 30'", "Enter")
+    terminal.wait_for("running")  # the program runs: Ctrl-C is the program's to take
     terminal.type("C-c")
     terminal.type("echo status=$?", "Enter")
     terminal.wait_for("status=130")
@@ -77,7 +82,11 @@ def test_interactive_shell_under_luatrap_survives_ctrl_c(engine, rules, terminal
                   "bash --norc --noprofile -i", "Enter")
     terminal.type("echo inner-$((6 * 7))", "Enter")
     terminal.wait_for("inner-42")
-    terminal.type("half-typed", "C-c")
+    terminal.type("half-typed")
+    terminal.wait_for("half-typed")
+    prompts = terminal.screen().count("ready$")
+    terminal.type("C-c")  # the shell drops the line and prompts again
+    terminal.wait_until(lambda screen: screen.count("ready$") > prompts)
     terminal.type("echo ppid=$PPID", "Enter")
     terminal.wait_for("ppid=4242")  # still the shell under luatrap, its rule at work
     terminal.type("exit 7", "Enter")
