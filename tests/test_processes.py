@@ -219,3 +219,13 @@ def test_a_failing_execve_returns_its_error_to_the_caller(engine, rules, tmp_pat
         r = luatrap("--rules", rules({"getppid": PASS}), *cmd, engine=engine)
         assert (r.returncode, r.stdout) == (alone.returncode, alone.stdout), name
         assert alone.stderr.strip() in r.stderr, name
+
+
+def test_luatraps_own_descriptors_leave_the_programs_alone(engine, cprog):
+    """The program's first open gets 3 even under a low descriptor limit (the emulate
+    engine keeps its own descriptors high, under the limit)."""
+    for limit in ("1024", "29"):
+        cmd = ["bash", "-c", f"ulimit -n {limit}; exec {cprog('first_fd')}"]
+        alone = native_run(*cmd)
+        assert alone.stdout == "first open: 3\n"
+        assert luatrap(*cmd, engine=engine).stdout == alone.stdout, limit

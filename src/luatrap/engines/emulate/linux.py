@@ -65,7 +65,7 @@ class Emulator:
         self.threads: list[GuestThread] = []
         self.current: GuestThread | None = None
         self.reserved_fds: set[int] = set()
-        self.fd_base = min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 4096) - 32
+        self.fd_base = fd_base(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         self.exec_state: dict = {}
         self.shm_sizes: dict[int, int] = {}
         self.kick_signal = sig.KICK
@@ -601,6 +601,15 @@ class Emulator:
 
     def exec_program(self, t: GuestThread, path: str, argv: list[str], env: list[bytes]) -> int:
         return processes.exec_program(self, t, path, argv, env)
+
+
+def fd_base(limit: int) -> int:
+    """Where luatrap keeps its own descriptors: high, out of the guest's way (it expects
+    its first open to give 3), but under the descriptor limit, however low the guest
+    set it (`ulimit -n 29` before an exec)."""
+    if limit > 64:
+        return min(limit, 4096) - 32
+    return max(limit - 8, 3)
 
 
 def libc_default(signo: int) -> None:
