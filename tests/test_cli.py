@@ -1,4 +1,4 @@
-"""SPEC §1: the command line — options, errors of luatrap itself, PATH look-up, logs."""
+"""The command line — options, errors of luatrap itself, PATH look-up, logs."""
 from __future__ import annotations
 
 import subprocess

@@ -1,4 +1,4 @@
-"""SPEC §8: every rule in rules_examples/ does what its comment says, on real programs."""
+"""Every rule in rules_examples/ does what its comment says, on real programs."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""SPEC §1, §5: threads, children, exec'd programs, exit status, signals, and the
+"""Threads, children, exec'd programs, exit status, signals, and the
 32-bit / x32 routes around a rule."""
 from __future__ import annotations
 

@@ -182,7 +182,7 @@ def test_many_threads_and_children_every_call_seen_once(engine, rules, cprog):
     counts = [int(line.split()[-1]) for line in r.lua_logs]
     if engine == "native":  # one Lua state for the whole tree
         assert counts == [32 * 10000 + n for n in range(1, 51)] + [32 * 10000 + 50]
-    else:  # each child counts on in its own copy of the state, taken at fork (SPEC §2)
+    else:  # each child counts on in its own copy of the state, taken at fork (docs/rules.md)
         assert counts == [32 * 10000 + 1] * 50 + [32 * 10000]
     assert int(largest_kb) / 1024 < 300
 

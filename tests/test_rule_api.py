@@ -1,4 +1,4 @@
-"""SPEC §4: the functions a rule can call, on real programs through the CLI."""
+"""The functions a rule can call, on real programs through the CLI."""
 from __future__ import annotations
 
 from conftest import luatrap

@@ -1,4 +1,4 @@
-"""SPEC §2-§4: how rules are found, loaded, called, and how their answers are used."""
+"""How rules are found, loaded, called, and how their answers are used."""
 from __future__ import annotations
 
 from conftest import FAKE_GETPID, PASS, PYTHON, luatrap

@@ -1,4 +1,4 @@
-"""SPEC §9: the seed's acceptance run, piped and on a pseudo-terminal."""
+"""The seed's acceptance run, piped and on a pseudo-terminal."""
 from __future__ import annotations
 
 import os

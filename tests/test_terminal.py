@@ -1,4 +1,4 @@
-"""SPEC §1: the terminal and job control behave as when the program runs alone —
+"""The terminal and job control behave as when the program runs alone —
 Ctrl-Z stops the job, `fg` resumes it, Ctrl-C ends it with status 130."""
 from __future__ import annotations
 
