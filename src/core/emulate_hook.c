@@ -303,6 +303,8 @@ static PyObject *Hook_map(EmulateHookObject *self, PyObject *args) {
   h->changing_map = 1;
   err = h->api.mem_map_ptr(h->uc, start, (size_t)(end - start), (uint32_t)(prot & 7),
                            (void *)(uintptr_t)start);
+  if (err != 0) /* Unicorn refused: the guest map must not say otherwise */
+    (void)guest_map_clear(&h->map, start, end);
   return changed(h, err, "map");
 }
 

@@ -163,7 +163,7 @@ static PyObject *Rules_load(RulesObject *self, PyObject *arg) {
   return PyBool_FromLong(usable);
 }
 
-/* None (run it), an int (skip it, return this), or (nr, args, coroutine, touched). */
+/* None (run it), an int (skip it, return this), or (nr, args, coroutine). */
 static PyObject *decision_object(const struct lt_decision *d) {
   const int64_t *a = d->now_args;
   switch (d->verdict) {
@@ -195,7 +195,6 @@ static PyObject *Rules_decide(RulesObject *self, PyObject *args) {
   Py_BEGIN_ALLOW_THREADS
   lt_rules_decide(&self->R, &caller, nr, a, &d);
   Py_END_ALLOW_THREADS
-  self->R.touched = d.touched;
   return decision_object(&d);
 }
 
@@ -214,7 +213,6 @@ static PyObject *Rules_resume(RulesObject *self, PyObject *args) {
   Py_BEGIN_ALLOW_THREADS
   lt_rules_resume(&self->R, &caller, hooked_nr, coroutine, result, &d);
   Py_END_ALLOW_THREADS
-  self->R.touched = d.touched;
   return decision_object(&d);
 }
 
@@ -265,11 +263,6 @@ static int Rules_set_log_fd(RulesObject *self, PyObject *value, void *closure) {
   return 0;
 }
 
-static PyObject *Rules_get_touched(RulesObject *self, void *closure) {
-  (void)closure;
-  return PyBool_FromLong(self->R.touched);
-}
-
 static PyObject *Rules_get_write_guard(RulesObject *self, void *closure) {
   (void)closure;
   return Py_NewRef(self->write_guard ? self->write_guard : Py_None);
@@ -306,7 +299,6 @@ static PyMethodDef Rules_methods[] = {
 
 static PyGetSetDef Rules_getset[] = {
     {"log_fd", (getter)Rules_get_log_fd, (setter)Rules_set_log_fd, "where lines go", NULL},
-    {"touched", (getter)Rules_get_touched, NULL, "did the last hook touch memory?", NULL},
     {"write_guard", (getter)Rules_get_write_guard, (setter)Rules_set_write_guard,
      "callable(addr, size) -> bool asked before a rule writes memory", NULL},
     {NULL, NULL, NULL, NULL, NULL},

@@ -87,11 +87,6 @@ class Session:
             self.tracer.result(tid, decision, self.rules.rule_file(pending.hooked_nr))
         return decision
 
-    @property
-    def touched_memory(self) -> bool:
-        """Did the last decision read or write the program's memory?"""
-        return self.rules.touched_memory if self.rules else False
-
     def on_result(self, tid: int, value: int | None) -> None:
         """The call thread `tid` made, which ran for real, returned `value` (tracing);
         None when the engine cannot see the result."""

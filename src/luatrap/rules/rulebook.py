@@ -111,11 +111,6 @@ class RuleBook:
             return RunNow(decision[0], decision[1], decision[2], pending.hooked_nr)
         return decision
 
-    @property
-    def touched_memory(self) -> bool:
-        """Did the last hook read or write the program's memory?"""
-        return self.core.touched
-
     def rule_file(self, nr: int) -> Path:
         """The rule file of call `nr`."""
         return self.rule_files[table.name_of(nr)]
