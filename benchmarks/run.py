@@ -10,8 +10,9 @@ what holds run to run):
 
 - the seed's getpid loop (µs per call) without rules, with an empty rules folder, a
   pass-through rule, an intercepting rule and a c_do_syscall rule, next to a bare
-  getpid, `qemu-x86_64` (the seed's design without rules) and `strace --inject`
-  pinned to one CPU and not;
+  getpid, `qemu-x86_64` (the seed's design without rules), `strace --inject`
+  pinned to one CPU and not, and the floor of a hooked native call (a seccomp
+  notification answered by a bare C thread, no rules);
 - a compute-bound loop with rare system calls, timed by itself;
 - gzip of a 5 MB tar (compression: the emulated CPU's worst case);
 - a real workload, `tar czf` of a directory tree, under a tracing rule set on
@@ -59,9 +60,10 @@ end
 """
 
 
-def build(workdir: Path, name: str) -> Path:
+def build(workdir: Path, name: str, *flags: str) -> Path:
     exe = workdir / name
-    subprocess.run(["gcc", "-O2", "-o", exe, HERE / "workloads" / f"{name}.c"], check=True)
+    subprocess.run(["gcc", "-O2", "-o", exe, HERE / "workloads" / f"{name}.c", *flags],
+                   check=True)
     return exe
 
 
@@ -131,6 +133,8 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
         "luatrap, pass-through rule": (reported, [*LUATRAP, "--rules", passing, *loop]),
         "luatrap, intercepting rule": (reported, [*LUATRAP, "--rules", faking, *loop]),
         "luatrap, c_do_syscall rule": (reported, [*LUATRAP, "--rules", running, *loop]),
+        "seccomp notification answered in C (floor)": (
+            reported, [str(build(work, "notify_floor", "-pthread")), calls]),
     }
     for label, folder in (("no rules", None), ("empty rules folder", empty),
                           ("pass-through rule", passing), ("intercepting rule", faking),

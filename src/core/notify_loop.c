@@ -20,11 +20,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/seccomp.h>
-#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "module.h"
@@ -40,8 +40,14 @@
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1
 #endif
 
+/* Wakes the loop's thread from its wait in SECCOMP_IOCTL_NOTIF_RECV, which neither a
+** closed descriptor nor the end of the program ends: a signal without SA_RESTART does.
+** (Waiting in poll() instead costs a system call and a wake-up more per call.) */
+#define STOP_SIGNAL (SIGRTMAX - 1)
+
 struct notify_loop {
-  int listener, stop_fd, main_pid;
+  int listener, main_pid;
+  int stopping;
   int starting;                  /* the main task has not reached its execve yet */
   RulesObject *rules;
   PyObject *decide;              /* tracing: Python decides (tid, nr, args) -> None | int */
@@ -124,7 +130,7 @@ static void serve(struct notify_loop *n, struct seccomp_notif *req,
 
   memset(req, 0, sizeof *req);
   if (ioctl(n->listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0)
-    return; /* the caller died or was interrupted meanwhile */
+    return; /* stopping (EINTR), or the caller died meanwhile (ENOENT) */
   tid = (int)req->pid;
   if (req->data.arch == AUDIT_ARCH_X86_64 && !((uint32_t)req->data.nr & X32_SYSCALL_BIT)) {
     nr = req->data.nr;
@@ -167,24 +173,20 @@ static void *run(void *arg) {
   struct notify_loop *n = arg;
   struct seccomp_notif req;
   struct seccomp_notif_resp resp;
-  struct pollfd fds[2] = {{n->listener, POLLIN, 0}, {n->stop_fd, POLLIN, 0}};
   uint64_t sync_wake_up = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, STOP_SIGNAL);
+  pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
   /* answer on the caller's CPU (Linux 6.6); without it, the default */
   (void)ioctl(n->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, sync_wake_up);
-  for (;;) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      break;
-    }
-    if (fds[1].revents)
-      break;
-    if (fds[0].revents & POLLIN)
-      serve(n, &req, &resp);
-    else if (fds[0].revents) /* no task uses the filter any more */
-      break;
-  }
+  while (!__atomic_load_n(&n->stopping, __ATOMIC_SEQ_CST))
+    serve(n, &req, &resp);
   return NULL;
+}
+
+static void on_stop_signal(int sig) {
+  (void)sig; /* only there to interrupt the wait */
 }
 
 /* ------------------------------------------------------------------ NotifyLoop */
@@ -258,12 +260,7 @@ static int Loop_init(NotifyLoopObject *self, PyObject *args, PyObject *kw) {
   if (fill_map(n->i386, MAX_FOREIGN, i386, "i386") < 0 ||
       fill_map(n->x32, MAX_FOREIGN, x32, "x32") < 0 || fill_socketcall(n, socketcall) < 0)
     return -1;
-  if ((n->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) {
-    PyErr_SetFromErrno(PyExc_OSError);
-    return -1;
-  }
   if ((err = pthread_mutex_init(&n->held_lock, NULL)) != 0) {
-    close(n->stop_fd);
     errno = err;
     PyErr_SetFromErrno(PyExc_OSError);
     return -1;
@@ -281,7 +278,6 @@ static void Loop_dealloc(NotifyLoopObject *self) {
   if (self->ready) {
     PyObject *r = Loop_stop(self, NULL);
     Py_XDECREF(r);
-    close(self->n.stop_fd);
     pthread_mutex_destroy(&self->n.held_lock);
     Py_XDECREF((PyObject *)self->n.rules);
     Py_XDECREF(self->n.decide);
@@ -290,10 +286,16 @@ static void Loop_dealloc(NotifyLoopObject *self) {
 }
 
 static PyObject *Loop_start(NotifyLoopObject *self, PyObject *unused) {
+  struct sigaction sa;
   int err;
   (void)unused;
   if (!self->ready || self->n.running)
     return PyErr_Format(PyExc_RuntimeError, "NotifyLoop cannot start now");
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal; /* no SA_RESTART: the wait ends with EINTR */
+  if (sigemptyset(&sa.sa_mask) != 0 || sigaction(STOP_SIGNAL, &sa, NULL) != 0)
+    return PyErr_SetFromErrno(PyExc_OSError);
+  __atomic_store_n(&self->n.stopping, 0, __ATOMIC_SEQ_CST);
   if ((err = pthread_create(&self->n.thread, NULL, run, &self->n)) != 0) {
     errno = err;
     return PyErr_SetFromErrno(PyExc_OSError);
@@ -302,14 +304,30 @@ static PyObject *Loop_start(NotifyLoopObject *self, PyObject *unused) {
   Py_RETURN_NONE;
 }
 
+/* Signal the thread until it has ended: a signal that lands between its check of
+** `stopping` and its next wait is taken and lost, so one may not be enough. */
+static void stop_thread(struct notify_loop *n) {
+  struct timespec deadline;
+  __atomic_store_n(&n->stopping, 1, __ATOMIC_SEQ_CST);
+  for (;;) {
+    if (pthread_kill(n->thread, STOP_SIGNAL) != 0 ||
+        clock_gettime(CLOCK_REALTIME, &deadline) != 0) {
+      pthread_join(n->thread, NULL); /* cannot happen; and it ends at the next call */
+      return;
+    }
+    deadline.tv_nsec += 5 * 1000 * 1000;
+    if (deadline.tv_nsec >= 1000000000L)
+      deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
+    if (pthread_timedjoin_np(n->thread, NULL, &deadline) != ETIMEDOUT)
+      return;
+  }
+}
+
 static PyObject *Loop_stop(NotifyLoopObject *self, PyObject *unused) {
-  uint64_t one = 1;
   (void)unused;
   if (self->ready && self->n.running) {
-    if (write(self->n.stop_fd, &one, sizeof one) != sizeof one)
-      return PyErr_SetFromErrno(PyExc_OSError);
     Py_BEGIN_ALLOW_THREADS /* a traced decision may wait for the GIL */
-    pthread_join(self->n.thread, NULL);
+    stop_thread(&self->n);
     Py_END_ALLOW_THREADS
     self->n.running = 0;
   }
