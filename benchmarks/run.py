@@ -11,8 +11,8 @@ what holds run to run):
 - the seed's getpid loop (µs per call) without rules, with an empty rules folder, a
   pass-through rule, an intercepting rule and a c_do_syscall rule, next to a bare
   getpid, `qemu-x86_64` (the seed's design without rules), `strace --inject`
-  pinned to one CPU and not, and the floor of a hooked native call (a seccomp
-  notification answered by a bare C thread, no rules);
+  pinned to one CPU and not, and the floors of the native engine's two paths, bare
+  C with no rules: a seccomp notification answered by a thread, two ptrace stops;
 - a compute-bound loop with rare system calls, timed by itself;
 - gzip of a 5 MB tar (compression: the emulated CPU's worst case);
 - a real workload, `tar czf` of a directory tree, under a tracing rule set on
@@ -135,6 +135,8 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
         "luatrap, c_do_syscall rule": (reported, [*LUATRAP, "--rules", running, *loop]),
         "seccomp notification answered in C (floor)": (
             reported, [str(build(work, "notify_floor", "-pthread")), calls]),
+        "two ptrace stops served in C (c_do_syscall floor)": (
+            reported, [str(build(work, "ptrace_floor")), calls]),
     }
     for label, folder in (("no rules", None), ("empty rules folder", empty),
                           ("pass-through rule", passing), ("intercepting rule", faking),
