@@ -11,7 +11,7 @@ import sys
 from setuptools import Extension, setup
 
 SOURCES = ["rules.c", "host_api.c", "memory.c", "guest_map.c", "emulate_hook.c",
-           "notify_loop.c", "traced_calls.c", "module.c"]
+           "foreign_calls.c", "notify_loop.c", "traced_calls.c", "module.c"]
 DEBIAN_HINT = "apt-get install -y gcc pkg-config liblua5.4-dev python3-dev"
 
 
@@ -49,7 +49,8 @@ def extensions() -> list[Extension]:
                       extra_compile_args=cflags + extra + wanted,
                       extra_link_args=libs + wanted,
                       depends=[f"src/core/{h}" for h in
-                               ("rules.h", "module.h", "unicorn_api.h", "guest_map.h")])]
+                               ("rules.h", "module.h", "unicorn_api.h", "guest_map.h",
+                                "foreign_calls.h")])]
 
 
 setup(ext_modules=extensions())

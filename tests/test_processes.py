@@ -2,6 +2,7 @@
 32-bit / x32 routes around a rule."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -98,6 +99,28 @@ def test_every_route_to_a_socket_meets_the_rule(engine, rules, cprog):
                                      "int80 socket: -13", "int80 socketcall: -13",
                                      "x32 socket: -1 errno=13"]
     assert r.lua_logs == ["[Lua Log] socket(2, 1, 0)"] * 5
+
+
+RUN_SOCKET_NOW = """
+function do_syscall(num, domain, type, protocol)
+  local r = c_do_syscall(num, 9999, type, protocol)  -- no such address family
+  c_log("socket ran: " .. r)
+  return 1, 7000 - r
+end
+"""
+
+
+def test_a_hook_runs_its_call_on_every_route_in_the_callers_abi(engine, rules, cprog):
+    """c_do_syscall from a hook of an i386 or x32 call runs that ABI's call, as the
+    kernel would have run the program's own: the hook sees its real result."""
+    program = cprog("socket_routes", "-no-pie")
+    x32_errno = int(native_run(program).stdout.splitlines()[-1].split("errno=")[1])
+    x32_ran = -x32_errno if x32_errno == errno.ENOSYS else -errno.EAFNOSUPPORT
+    r = luatrap("--rules", rules({"socket": RUN_SOCKET_NOW}), program, engine=engine)
+    assert r.stdout.splitlines() == [
+        "libc socket: 7097", "syscall socket: 7097", "int80 socket: 7097",
+        "int80 socketcall: 7097", f"x32 socket: {7000 - x32_ran} errno=0"]
+    assert r.lua_logs == ["[Lua Log] socket ran: -97"] * 4 + [f"[Lua Log] socket ran: {x32_ran}"]
 
 
 def test_stdin_and_environment_are_the_programs(engine, rules):

@@ -42,6 +42,18 @@ def test_signal_handlers_run_as_natively(engine, rules, cprog, mode):
     assert r.returncode == alone.returncode == 0
 
 
+RUN_READ_NOW = "function do_syscall(num, ...) return 1, c_do_syscall(num, ...) end"
+
+
+def test_a_hooks_own_call_interrupted_by_a_signal_restarts_as_natively(engine, rules, cprog):
+    """A read the hook runs itself (c_do_syscall), interrupted by a handler: EINTR
+    without SA_RESTART, and with it the program's read starts again (its hook too)."""
+    program = cprog("signals")
+    r = luatrap("--rules", rules({"read": RUN_READ_NOW}), program, "restart", engine=engine)
+    assert r.stdout == native_run(program, "restart").stdout == (
+        "read without SA_RESTART: -1 errno=4\nread with SA_RESTART: 1 'x' hits=2\n")
+
+
 def test_sigint_from_outside_interrupts_a_compute_loop(engine, rules, cprog):
     proc = subprocess.Popen([sys.executable, "-m", "luatrap", "--engine", engine, "--rules",
                              str(rules(PASS_ALL)), str(cprog("signals")), "outside"],

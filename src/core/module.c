@@ -317,6 +317,86 @@ PyTypeObject RulesType = {
     .tp_getset = Rules_getset,
 };
 
+/* ------------------------------------------------------------------ ForeignCalls */
+
+/* {key: value} into map[key] (-1 elsewhere); each key below `size`, each value an
+** x86_64 (or, reversed, a foreign) number below `limit`. */
+static int fill_map(short *map, int size, int limit, PyObject *dict, const char *what) {
+  PyObject *key, *value;
+  Py_ssize_t pos = 0;
+  int i;
+  for (i = 0; i < size; i++)
+    map[i] = -1;
+  if (!PyDict_Check(dict)) {
+    PyErr_Format(PyExc_TypeError, "%s must be a dict", what);
+    return -1;
+  }
+  while (PyDict_Next(dict, &pos, &key, &value)) {
+    long k = PyLong_AsLong(key), v = PyLong_AsLong(value);
+    if (PyErr_Occurred())
+      return -1;
+    if (k < 0 || k >= size || v < -1 || v >= limit) {
+      PyErr_Format(PyExc_ValueError, "%s: bad entry %ld -> %ld", what, k, v);
+      return -1;
+    }
+    map[k] = (short)v;
+  }
+  return 0;
+}
+
+/* socketcall: {sub-call: (x86_64 number, argument count)} */
+static int fill_socketcall(struct lt_foreign_calls *F, PyObject *dict) {
+  PyObject *key, *value;
+  Py_ssize_t pos = 0;
+  int i, nr, count;
+  for (i = 0; i < LT_MAX_SOCKETCALL; i++)
+    F->socketcall_nr[i] = -1;
+  if (!PyDict_Check(dict)) {
+    PyErr_SetString(PyExc_TypeError, "socketcall must be a dict");
+    return -1;
+  }
+  while (PyDict_Next(dict, &pos, &key, &value)) {
+    long call = PyLong_AsLong(key);
+    if (PyErr_Occurred() || !PyArg_ParseTuple(value, "ii", &nr, &count))
+      return -1;
+    if (call <= 0 || call >= LT_MAX_SOCKETCALL || nr < 0 || nr >= LT_MAX_NR || count < 1 ||
+        count > 6) {
+      PyErr_Format(PyExc_ValueError, "socketcall: bad entry %ld", call);
+      return -1;
+    }
+    F->socketcall_nr[call] = (short)nr;
+    F->socketcall_args[call] = (short)count;
+  }
+  return 0;
+}
+
+static int Foreign_init(ForeignCallsObject *self, PyObject *args, PyObject *kw) {
+  static char *names[] = {"i386", "x32", "socketcall", "i386_of", "x32_of", NULL};
+  struct lt_foreign_calls *F = &self->F;
+  PyObject *i386, *x32, *socketcall, *i386_of, *x32_of;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO", names, &i386, &x32, &socketcall,
+                                   &i386_of, &x32_of))
+    return -1;
+  if (fill_map(F->i386, LT_MAX_FOREIGN, LT_MAX_NR, i386, "i386") < 0 ||
+      fill_map(F->x32, LT_MAX_FOREIGN, LT_MAX_NR, x32, "x32") < 0 ||
+      fill_socketcall(F, socketcall) < 0 ||
+      fill_map(F->i386_of, LT_MAX_NR, LT_MAX_FOREIGN, i386_of, "i386_of") < 0 ||
+      fill_map(F->x32_of, LT_MAX_NR, LT_MAX_FOREIGN, x32_of, "x32_of") < 0)
+    return -1;
+  return 0;
+}
+
+PyTypeObject ForeignCallsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "luatrap._core.ForeignCalls",
+    .tp_basicsize = sizeof(ForeignCallsObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "i386 and x32 call numbers to and from their x86_64 twins "
+              "(ForeignCalls(i386, x32, socketcall, i386_of, x32_of)).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Foreign_init,
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "luatrap._core",
     "luatrap's C core: the rules runtime and the engines' per-call hooks.", -1, NULL,
@@ -326,7 +406,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__core(void) {
   PyObject *m;
   if (PyType_Ready(&RulesType) < 0 || PyType_Ready(&EmulateHookType) < 0 ||
-      PyType_Ready(&NotifyLoopType) < 0 || PyType_Ready(&TracedCallsType) < 0)
+      PyType_Ready(&NotifyLoopType) < 0 || PyType_Ready(&TracedCallsType) < 0 ||
+      PyType_Ready(&ForeignCallsType) < 0)
     return NULL;
   if ((m = PyModule_Create(&module)) == NULL)
     return NULL;
@@ -334,6 +415,7 @@ PyMODINIT_FUNC PyInit__core(void) {
       PyModule_AddObjectRef(m, "EmulateHook", (PyObject *)&EmulateHookType) < 0 ||
       PyModule_AddObjectRef(m, "NotifyLoop", (PyObject *)&NotifyLoopType) < 0 ||
       PyModule_AddObjectRef(m, "TracedCalls", (PyObject *)&TracedCallsType) < 0 ||
+      PyModule_AddObjectRef(m, "ForeignCalls", (PyObject *)&ForeignCallsType) < 0 ||
       PyModule_AddStringConstant(m, "LUA_VERSION", LUA_RELEASE) < 0) {
     Py_DECREF(m);
     return NULL;

@@ -7,6 +7,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "foreign_calls.h"
 #include "rules.h"
 
 /* luatrap._core.Rules: one rules runtime. */
@@ -18,7 +19,14 @@ typedef struct {
   PyObject *write_guard; /* callable(addr, size) -> bool, or NULL: may a rule write there? */
 } RulesObject;
 
+/* luatrap._core.ForeignCalls: the i386 and x32 numbers of the ruled calls. */
+typedef struct {
+  PyObject_HEAD
+  struct lt_foreign_calls F;
+} ForeignCallsObject;
+
 extern PyTypeObject RulesType;
+extern PyTypeObject ForeignCallsType;
 extern PyTypeObject EmulateHookType;
 extern PyTypeObject NotifyLoopType;
 extern PyTypeObject TracedCallsType;

@@ -7,10 +7,12 @@
 **
 **   1. receive the notification (a zeroed struct seccomp_notif);
 **   2. a 32-bit (int 0x80) or x32 call becomes the x86_64 call it reaches (socketcall's
-**      argument array is read from the caller), so a rule cannot be walked around;
+**      argument array is read from the caller: EFAULT if it cannot be), so a rule
+**      cannot be walked around (foreign_calls.c);
 **   3. no rule is asked for luatrap's own execve (the program has not started yet) or
 **      for a call a hook is running for itself (c_do_syscall, under ptrace);
-**   4. the rule decides in C; when tracing, Python decides (it writes the trace line);
+**   4. the rule decides, in C. (Calls whose hook uses c_do_syscall, and every call
+**      when tracing, stop under ptrace instead: traced_calls.c.)
 **   5. if the hook looked at the caller's memory, the notification must still be
 **      pending (else the thread is gone and the memory may be another's): no answer;
 **   6. the answer: CONTINUE (the call runs), or skip it with a value or an error.
@@ -29,12 +31,7 @@
 
 #include "module.h"
 
-#define AUDIT_ARCH_X86_64 0xC000003Eu
-#define X32_SYSCALL_BIT 0x40000000u
-#define I386_SOCKETCALL 102
-#define MAX_FOREIGN 1024 /* i386 and x32 numbers */
-#define MAX_SOCKETCALL 21
-#define MAX_HELD 64      /* threads running a call for their hook at once */
+#define MAX_HELD 64 /* threads running a call for their hook at once */
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1
@@ -50,10 +47,7 @@ struct notify_loop {
   int stopping;
   int starting;                  /* the main task has not reached its execve yet */
   RulesObject *rules;
-  PyObject *decide;              /* tracing: Python decides (tid, nr, args) -> None | int */
-  short i386[MAX_FOREIGN];       /* i386 number -> x86_64 number, or -1 */
-  short x32[MAX_FOREIGN];        /* x32 number (no x32 bit) -> x86_64 number, or -1 */
-  short socketcall_nr[MAX_SOCKETCALL], socketcall_args[MAX_SOCKETCALL];
+  ForeignCallsObject *foreign;   /* i386 and x32 numbers */
   pthread_mutex_t held_lock;
   int held[MAX_HELD];            /* tids whose calls are their own hook's: no rule */
   pthread_t thread;
@@ -77,53 +71,10 @@ static int is_held(struct notify_loop *n, int tid) {
   return found;
 }
 
-/* The x86_64 call a foreign one reaches (-1: none), with its arguments. */
-static int to_x86_64(struct notify_loop *n, const struct seccomp_notif *req, int64_t args[6]) {
-  uint32_t nr = (uint32_t)req->data.nr, words[6];
-  int i, call, count;
-  for (i = 0; i < 6; i++)
-    args[i] = (int64_t)req->data.args[i];
-  if (req->data.arch == AUDIT_ARCH_X86_64)
-    return (nr & ~X32_SYSCALL_BIT) < MAX_FOREIGN ? n->x32[nr & ~X32_SYSCALL_BIT] : -1;
-  for (i = 0; i < 6; i++)
-    args[i] &= 0xFFFFFFFF;
-  if (nr != I386_SOCKETCALL)
-    return nr < MAX_FOREIGN ? n->i386[nr] : -1;
-  call = (int)args[0];
-  if (call <= 0 || call >= MAX_SOCKETCALL || n->socketcall_nr[call] < 0)
-    return -1;
-  count = n->socketcall_args[call];
-  if (lt_process_memory.read(NULL, (pid_t)req->pid, (uint64_t)args[1], words,
-                             sizeof(uint32_t) * (size_t)count) != 0)
-    return -1;
-  for (i = 0; i < 6; i++)
-    args[i] = i < count ? words[i] : 0;
-  return n->socketcall_nr[call];
-}
-
-/* Tracing: the session decides and writes the trace line. */
-static void python_decides(struct notify_loop *n, int tid, int nr, const int64_t a[6],
-                           struct lt_decision *d) {
-  PyGILState_STATE gil = PyGILState_Ensure();
-  PyObject *r = PyObject_CallFunction(n->decide, "ii(LLLLLL)", tid, nr, (long long)a[0],
-                                      (long long)a[1], (long long)a[2], (long long)a[3],
-                                      (long long)a[4], (long long)a[5]);
-  d->verdict = LT_RUN;
-  d->touched = 1;
-  if (r == NULL) {
-    PyErr_WriteUnraisable(n->decide);
-  } else if (PyLong_Check(r)) {
-    d->value = PyLong_AsLongLong(r);
-    d->verdict = PyErr_Occurred() ? LT_RUN : LT_RETURN;
-    PyErr_Clear();
-  }
-  Py_XDECREF(r);
-  PyGILState_Release(gil);
-}
-
 static void serve(struct notify_loop *n, struct seccomp_notif *req,
                   struct seccomp_notif_resp *resp) {
   struct lt_decision d = {LT_RUN};
+  struct lt_raw_call call;
   int64_t args[6];
   int nr, tid;
   uint64_t id;
@@ -132,28 +83,26 @@ static void serve(struct notify_loop *n, struct seccomp_notif *req,
   if (ioctl(n->listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0)
     return; /* stopping (EINTR), or the caller died meanwhile (ENOENT) */
   tid = (int)req->pid;
-  if (req->data.arch == AUDIT_ARCH_X86_64 && !((uint32_t)req->data.nr & X32_SYSCALL_BIT)) {
-    nr = req->data.nr;
-    memcpy(args, req->data.args, sizeof args);
-  } else {
-    nr = to_x86_64(n, req, args);
+  call.arch = req->data.arch;
+  call.nr = (uint32_t)req->data.nr;
+  memcpy(call.args, req->data.args, sizeof call.args);
+  if (!lt_is_foreign(&call)) {
+    nr = (int)call.nr;
+    memcpy(args, call.args, sizeof args);
+  } else if ((nr = lt_foreign_to_x86_64(&n->foreign->F, &call, tid, args)) == LT_UNREADABLE) {
+    d.verdict = LT_RETURN, d.value = -EFAULT; /* as the kernel would fail it */
+    d.touched = 1;
   }
   if (nr >= 0 && !(tid == n->main_pid && __atomic_load_n(&n->starting, __ATOMIC_SEQ_CST)) &&
-      !is_held(n, tid)) {
-    if (n->decide != NULL) {
-      python_decides(n, tid, nr, args, &d);
-    } else if (n->rules != NULL) {
-      struct lt_caller caller = {-1, tid, &lt_process_memory, NULL};
-      lt_rules_decide(&n->rules->R, &caller, nr, args, &d);
-      if (d.verdict == LT_RUN_NOW) { /* only ptrace can run it: x86_64 calls stop there */
-        lt_rules_drop(&n->rules->R, d.coroutine);
-        pthread_mutex_lock(&n->rules->R.lock);
-        lt_rules_report(&n->rules->R, n->rules->R.by_nr[nr],
-                        "c_do_syscall is not available for a 32-bit or x32 call");
-        pthread_mutex_unlock(&n->rules->R.lock);
-        d.verdict = LT_RUN;
-      }
+      !is_held(n, tid) && n->rules != NULL) {
+    struct lt_caller caller = {-1, tid, &lt_process_memory, NULL};
+    lt_rules_decide(&n->rules->R, &caller, nr, args, &d);
+    if (d.verdict == LT_RUN_NOW) { /* the filter sends such calls to ptrace: cannot be */
+      lt_rules_drop(&n->rules->R, d.coroutine);
+      d.verdict = LT_RETURN, d.value = -ENOSYS;
     }
+  }
+  if (d.touched) {
     id = req->id;
     if (d.touched && ioctl(n->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0)
       return; /* the caller is gone: what the hook read may be another's memory */
@@ -191,75 +140,22 @@ static void on_stop_signal(int sig) {
 
 /* ------------------------------------------------------------------ NotifyLoop */
 
-static int fill_map(short *map, int size, PyObject *dict, const char *what) {
-  PyObject *key, *value;
-  Py_ssize_t pos = 0;
-  int i;
-  for (i = 0; i < size; i++)
-    map[i] = -1;
-  if (!PyDict_Check(dict)) {
-    PyErr_Format(PyExc_TypeError, "%s must be a dict", what);
-    return -1;
-  }
-  while (PyDict_Next(dict, &pos, &key, &value)) {
-    long k = PyLong_AsLong(key), v = PyLong_AsLong(value);
-    if (PyErr_Occurred())
-      return -1;
-    if (k < 0 || k >= size || v < -1 || v >= LT_MAX_NR) {
-      PyErr_Format(PyExc_ValueError, "%s: bad entry %ld -> %ld", what, k, v);
-      return -1;
-    }
-    map[k] = (short)v;
-  }
-  return 0;
-}
-
-/* socketcall: {sub-call: (x86_64 number, argument count)} */
-static int fill_socketcall(struct notify_loop *n, PyObject *dict) {
-  PyObject *key, *value;
-  Py_ssize_t pos = 0;
-  int i, nr, count;
-  for (i = 0; i < MAX_SOCKETCALL; i++)
-    n->socketcall_nr[i] = -1;
-  if (!PyDict_Check(dict)) {
-    PyErr_SetString(PyExc_TypeError, "socketcall must be a dict");
-    return -1;
-  }
-  while (PyDict_Next(dict, &pos, &key, &value)) {
-    long call = PyLong_AsLong(key);
-    if (PyErr_Occurred() || !PyArg_ParseTuple(value, "ii", &nr, &count))
-      return -1;
-    if (call <= 0 || call >= MAX_SOCKETCALL || nr < 0 || nr >= LT_MAX_NR || count < 1 ||
-        count > 6) {
-      PyErr_Format(PyExc_ValueError, "socketcall: bad entry %ld", call);
-      return -1;
-    }
-    n->socketcall_nr[call] = (short)nr;
-    n->socketcall_args[call] = (short)count;
-  }
-  return 0;
-}
-
 static int Loop_init(NotifyLoopObject *self, PyObject *args, PyObject *kw) {
-  static char *names[] = {"listener", "main_pid", "rules", "i386", "x32", "socketcall",
-                          "decide", NULL};
+  static char *names[] = {"listener", "main_pid", "rules", "foreign", NULL};
   struct notify_loop *n = &self->n;
-  PyObject *rules, *i386, *x32, *socketcall, *decide = Py_None;
+  PyObject *rules, *foreign;
   int err;
   if (self->ready) {
     PyErr_SetString(PyExc_RuntimeError, "NotifyLoop is already initialised");
     return -1;
   }
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "iiOOOO|O", names, &n->listener, &n->main_pid,
-                                   &rules, &i386, &x32, &socketcall, &decide))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "iiOO!", names, &n->listener, &n->main_pid,
+                                   &rules, &ForeignCallsType, &foreign))
     return -1;
   if (rules != Py_None && !PyObject_TypeCheck(rules, &RulesType)) {
     PyErr_SetString(PyExc_TypeError, "rules must be a luatrap._core.Rules or None");
     return -1;
   }
-  if (fill_map(n->i386, MAX_FOREIGN, i386, "i386") < 0 ||
-      fill_map(n->x32, MAX_FOREIGN, x32, "x32") < 0 || fill_socketcall(n, socketcall) < 0)
-    return -1;
   if ((err = pthread_mutex_init(&n->held_lock, NULL)) != 0) {
     errno = err;
     PyErr_SetFromErrno(PyExc_OSError);
@@ -267,7 +163,7 @@ static int Loop_init(NotifyLoopObject *self, PyObject *args, PyObject *kw) {
   }
   n->starting = 1;
   n->rules = rules != Py_None ? (RulesObject *)Py_NewRef(rules) : NULL;
-  n->decide = decide != Py_None ? Py_NewRef(decide) : NULL;
+  n->foreign = (ForeignCallsObject *)Py_NewRef(foreign);
   self->ready = 1;
   return 0;
 }
@@ -280,7 +176,7 @@ static void Loop_dealloc(NotifyLoopObject *self) {
     Py_XDECREF(r);
     pthread_mutex_destroy(&self->n.held_lock);
     Py_XDECREF((PyObject *)self->n.rules);
-    Py_XDECREF(self->n.decide);
+    Py_XDECREF((PyObject *)self->n.foreign);
   }
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -326,7 +222,7 @@ static void stop_thread(struct notify_loop *n) {
 static PyObject *Loop_stop(NotifyLoopObject *self, PyObject *unused) {
   (void)unused;
   if (self->ready && self->n.running) {
-    Py_BEGIN_ALLOW_THREADS /* a traced decision may wait for the GIL */
+    Py_BEGIN_ALLOW_THREADS /* a rule's error may be on its way to Python */
     stop_thread(&self->n);
     Py_END_ALLOW_THREADS
     self->n.running = 0;

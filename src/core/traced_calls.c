@@ -6,13 +6,17 @@
 ** Python's supervisor waits for the stops and hands each seccomp or syscall stop here.
 ** Read top to bottom:
 **
-**   on_seccomp_stop  a call stopped at its entry: the rule decides (C; when tracing,
-**                    the session, which writes the trace line). Run it, skip it with a
-**                    value, or run the hook's own call: load that call's registers,
-**                    PTRACE_SYSCALL, and keep what to put back (struct injection);
+**   on_seccomp_stop  a call stopped at its entry (an i386 or x32 one as the x86_64
+**                    call it reaches: foreign_calls.c): the rule decides (C; when
+**                    tracing, the session, which writes the trace line). Run it, skip
+**                    it with a value, or run the hook's own call in the caller's ABI:
+**                    load that call's registers, PTRACE_SYSCALL, and keep what to put
+**                    back (struct injection);
 **   on_syscall_stop  the hook's call is at its exit: resume the hook with the result;
-**                    it asks for another call (back to the syscall instruction), or it
-**                    is done: registers as they were, rax the hook's answer.
+**                    it asks for another call (back over the syscall instruction), or
+**                    it is done: registers as they were, rax the hook's answer. A call
+**                    the kernel would restart after a signal handler is rewound to the
+**                    program's own call, whose hook then runs afresh.
 **
 ** While a thread runs a call for its hook, the notification loop asks no rule for it.
 */
@@ -22,20 +26,24 @@
 #include <sys/ptrace.h>
 #include <sys/user.h>
 
+#include "foreign_calls.h"
 #include "module.h"
 
 #define MAX_INJECTIONS 256 /* threads inside a c_do_syscall at once */
-#define SYSCALL_INSN_LEN 2 /* 0f 05 */
+#define SYSCALL_INSN_LEN 2 /* syscall (0f 05) and int 0x80 (cd 80) alike */
 
 struct injection {
   pid_t tid;                          /* 0: a free slot */
   struct user_regs_struct saved;      /* the thread's registers at its call's entry */
-  int hooked_nr, coroutine;
+  struct lt_raw_call call;            /* the program's call, in its own ABI */
+  int hooked_nr, coroutine;           /* its x86_64 twin; the suspended hook */
+  struct lt_decision request;         /* the call the hook is running (x86_64) */
   int at_entry;                       /* the next syscall stop is the entry (1) or exit */
 };
 
 struct traced_calls {
   RulesObject *rules;                 /* NULL: no rules folder */
+  ForeignCallsObject *foreign;        /* i386 and x32 numbers */
   PyObject *notifications;            /* the NotifyLoop, told which threads to leave */
   PyObject *decide, *resume, *on_result; /* tracing: the session's (else NULL) */
   struct injection injections[MAX_INJECTIONS];
@@ -180,8 +188,15 @@ static int resume(struct traced_calls *t, pid_t tid, struct injection *inj, int6
 
 /* ------------------------------------------------------------------ registers */
 
-static void set_call(struct user_regs_struct *r, int nr, const int64_t a[6]) {
+/* Load call `nr(a)` into the registers, in the ABI of `call`. */
+static void set_call(struct user_regs_struct *r, const struct lt_raw_call *call, long nr,
+                     const int64_t a[6]) {
   r->orig_rax = r->rax = (unsigned long long)nr;
+  if (call->arch == LT_AUDIT_ARCH_I386) {
+    r->rbx = (uint32_t)a[0], r->rcx = (uint32_t)a[1], r->rdx = (uint32_t)a[2];
+    r->rsi = (uint32_t)a[3], r->rdi = (uint32_t)a[4], r->rbp = (uint32_t)a[5];
+    return;
+  }
   r->rdi = (unsigned long long)a[0];
   r->rsi = (unsigned long long)a[1];
   r->rdx = (unsigned long long)a[2];
@@ -190,31 +205,39 @@ static void set_call(struct user_regs_struct *r, int nr, const int64_t a[6]) {
   r->r9 = (unsigned long long)a[5];
 }
 
-static void get_args(const struct user_regs_struct *r, int64_t a[6]) {
-  a[0] = (int64_t)r->rdi;
-  a[1] = (int64_t)r->rsi;
-  a[2] = (int64_t)r->rdx;
-  a[3] = (int64_t)r->r10;
-  a[4] = (int64_t)r->r8;
-  a[5] = (int64_t)r->r9;
+/* The call a thread stopped at: its ABI, number and raw arguments. */
+static int stopped_call(pid_t tid, struct lt_raw_call *call) {
+  struct __ptrace_syscall_info info;
+  long got = ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
+  if (got < (long)offsetof(struct __ptrace_syscall_info, seccomp.ret_data) ||
+      info.op != PTRACE_SYSCALL_INFO_SECCOMP)
+    return -1;
+  call->arch = info.arch;
+  call->nr = (uint32_t)info.seccomp.nr; /* the kernel reads the number as 32 bits */
+  memcpy(call->args, info.seccomp.args, sizeof call->args);
+  return 0;
 }
 
-/* Run the hook's call `d` in thread `tid`: at its entry stop (`regs` as stopped), or
-** from its exit stop (back over the syscall instruction). */
-static PyObject *start_call(struct traced_calls *t, pid_t tid, struct injection *inj,
-                            struct user_regs_struct *regs, const struct lt_decision *d,
-                            int from_exit) {
-  set_call(regs, d->now_nr, d->now_args);
-  if (from_exit)
-    regs->rip = inj->saved.rip - SYSCALL_INSN_LEN;
+/* Run the hook's call `d` in thread `tid`, in the program's ABI: at its entry stop
+** (`regs` as stopped), or from its exit stop (back over the syscall instruction).
+** 1: started; 0: that ABI has no such call, the hook gets ENOSYS in `result`. */
+static int start_call(struct traced_calls *t, pid_t tid, struct injection *inj,
+                      struct user_regs_struct *regs, const struct lt_decision *d,
+                      int from_exit) {
+  long nr = d->now_nr;
+  if (lt_is_foreign(&inj->call) &&
+      (nr = lt_foreign_from_x86_64(&t->foreign->F, &inj->call, inj->hooked_nr,
+                                   d->now_nr)) < 0)
+    return 0;
+  set_call(regs, &inj->call, nr, d->now_args);
+  regs->rip = inj->saved.rip - (from_exit ? SYSCALL_INSN_LEN : 0);
   inj->tid = tid;
   inj->coroutine = d->coroutine;
+  inj->request = *d;
   inj->at_entry = from_exit;
   ptrace(PTRACE_SETREGS, tid, 0, regs);
-  if (notify(t, "hold", tid) < 0)
-    return NULL;
   ptrace(PTRACE_SYSCALL, tid, 0, 0);
-  Py_RETURN_NONE;
+  return 1;
 }
 
 /* Put the thread back as the kernel left it, with `rax` as its call's result. */
@@ -223,6 +246,7 @@ static void finish(pid_t tid, struct user_regs_struct *regs, const struct inject
   const struct user_regs_struct *s = &inj->saved;
   regs->rdi = s->rdi, regs->rsi = s->rsi, regs->rdx = s->rdx;
   regs->r10 = s->r10, regs->r8 = s->r8, regs->r9 = s->r9;
+  regs->rbx = s->rbx, regs->rcx = s->rcx, regs->rbp = s->rbp;
   regs->rip = s->rip;
   regs->orig_rax = s->orig_rax;
   regs->rax = (unsigned long long)rax;
@@ -232,16 +256,69 @@ static void finish(pid_t tid, struct user_regs_struct *regs, const struct inject
 
 /* ------------------------------------------------------------------ the stops */
 
+/* The thread gets `value` as its call's result: skipped at the entry stop, or, at the
+** exit of the hook's own call, with the registers put back as they were. */
+static void answer(pid_t tid, struct user_regs_struct *regs, const struct injection *inj,
+                   long long value, int at_exit) {
+  if (at_exit) {
+    finish(tid, regs, inj, value);
+    return;
+  }
+  *regs = inj->saved;
+  regs->orig_rax = (unsigned long long)-1; /* skip the call ... */
+  regs->rax = (unsigned long long)value;   /* ... and this is its result */
+  ptrace(PTRACE_SETREGS, tid, 0, regs);
+  ptrace(PTRACE_CONT, tid, 0, 0);
+}
+
+static void release(struct traced_calls *t, struct injection *inj) {
+  pid_t tid = inj->tid;
+  inj->tid = 0;
+  if (notify(t, "release", tid) < 0)
+    PyErr_WriteUnraisable(t->notifications);
+}
+
+/* Carry out the hook's decision `d`: run the call it asks for (in the program's ABI;
+** one that ABI lacks gives the hook ENOSYS), or let the thread go on with its answer
+** (if the hook `ran` a call, the result of its last one, `last`, stands). */
+static PyObject *carry_out(struct traced_calls *t, pid_t tid, struct injection *inj,
+                           struct user_regs_struct *regs, struct lt_decision d,
+                           int at_exit, int ran, long long last) {
+  struct lt_decision next;
+  while (d.verdict == LT_RUN_NOW) {
+    if (start_call(t, tid, inj, regs, &d, at_exit))
+      return Py_NewRef(Py_None);
+    inj->coroutine = d.coroutine;
+    inj->request = d;
+    ran = 1, last = -ENOSYS;
+    if (resume(t, tid, inj, last, &d, &next) < 0) {
+      answer(tid, regs, inj, -ENOSYS, at_exit);
+      release(t, inj);
+      return NULL;
+    }
+    d = next;
+  }
+  if (d.verdict == LT_RETURN)
+    answer(tid, regs, inj, d.value, at_exit);
+  else if (at_exit || ran)
+    answer(tid, regs, inj, last, at_exit);
+  else /* the hook let the program's own call run after all */
+    ptrace(PTRACE_CONT, tid, 0, 0);
+  release(t, inj);
+  Py_RETURN_NONE;
+}
+
 static PyObject *on_seccomp_stop(TracedCallsObject *self, PyObject *args) {
   struct traced_calls *t = &self->t;
   struct user_regs_struct regs;
+  struct lt_raw_call call;
   struct lt_decision d;
   struct injection *inj;
   int64_t a[6];
   int tid, skip_hooks, nr;
   if (!PyArg_ParseTuple(args, "ip", &tid, &skip_hooks))
     return NULL;
-  if (ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0)
+  if (ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0 || stopped_call(tid, &call) != 0)
     Py_RETURN_NONE; /* it died meanwhile; its exit follows */
   if (injection_of(t, tid) != NULL) { /* the hook's own call: run it */
     ptrace(PTRACE_SYSCALL, tid, 0, 0);
@@ -251,9 +328,17 @@ static PyObject *on_seccomp_stop(TracedCallsObject *self, PyObject *args) {
     ptrace(PTRACE_CONT, tid, 0, 0);
     Py_RETURN_NONE;
   }
-  nr = (int)(uint32_t)regs.orig_rax; /* the kernel reads the number as 32 bits */
-  get_args(&regs, a);
-  if (decide(t, tid, nr, a, &d) < 0)
+  if (!lt_is_foreign(&call)) {
+    nr = (int)call.nr;
+    memcpy(a, call.args, sizeof a);
+  } else if ((nr = lt_foreign_to_x86_64(&t->foreign->F, &call, tid, a)) == LT_UNREADABLE) {
+    d.verdict = LT_RETURN, d.value = -EFAULT; /* as the kernel would fail it */
+    nr = -1;
+  } else if (nr < 0) { /* no x86_64 twin, no rule: the kernel answers */
+    ptrace(PTRACE_CONT, tid, 0, 0);
+    Py_RETURN_NONE;
+  }
+  if (nr >= 0 && decide(t, tid, nr, a, &d) < 0)
     return NULL;
   switch (d.verdict) {
   case LT_RETURN:
@@ -269,8 +354,16 @@ static PyObject *on_seccomp_stop(TracedCallsObject *self, PyObject *args) {
                           MAX_INJECTIONS);
     }
     inj->saved = regs;
+    inj->call = call;
     inj->hooked_nr = nr;
-    return start_call(t, tid, inj, &regs, &d, 0);
+    inj->tid = tid;
+    if (notify(t, "hold", tid) < 0) {
+      inj->tid = 0;
+      drop_coroutine(t, d.coroutine);
+      ptrace(PTRACE_CONT, tid, 0, 0);
+      return NULL;
+    }
+    return carry_out(t, tid, inj, &regs, d, 0, 0, 0);
   default:
     if (t->decide != NULL && await_result(t, tid) == 0) {
       ptrace(PTRACE_SYSCALL, tid, 0, 0); /* tracing: see its result at the exit */
@@ -288,7 +381,7 @@ static int restarts(long long result) { /* the kernel's "restart me" results */
 static PyObject *on_syscall_stop(TracedCallsObject *self, PyObject *args) {
   struct traced_calls *t = &self->t;
   struct user_regs_struct regs;
-  struct lt_decision request, d;
+  struct lt_decision d;
   struct injection *inj;
   long long result;
   int tid;
@@ -315,30 +408,26 @@ static PyObject *on_syscall_stop(TracedCallsObject *self, PyObject *args) {
     Py_RETURN_NONE;
   }
   result = (long long)regs.rax;
-  memset(&request, 0, sizeof request);
-  request.now_nr = (int)(uint32_t)regs.orig_rax;
-  get_args(&regs, request.now_args);
-  if (restarts(result)) { /* interrupted: its hook runs afresh when the call stops again */
+  if (restarts(result)) {
+    /* Interrupted by a signal: the kernel restarts (or fails with EINTR) the program's
+    ** own call, as it would have done natively; its hook runs afresh. */
     drop_coroutine(t, inj->coroutine);
-    finish(tid, &regs, inj, (long long)inj->saved.orig_rax);
-    inj->tid = 0;
-    return notify(t, "release", tid) < 0 ? NULL : Py_NewRef(Py_None);
-  }
-  if (resume(t, tid, inj, result, &request, &d) < 0) {
     finish(tid, &regs, inj, result);
-    inj->tid = 0;
-    notify(t, "release", tid);
+    release(t, inj);
+    Py_RETURN_NONE;
+  }
+  if (resume(t, tid, inj, result, &inj->request, &d) < 0) {
+    finish(tid, &regs, inj, result);
+    release(t, inj);
     return NULL;
   }
-  if (d.verdict == LT_RUN_NOW)
-    return start_call(t, tid, inj, &regs, &d, 1);
   if (d.verdict == LT_RUN && t->on_result != NULL) {
     PyObject *r = PyObject_CallFunction(t->on_result, "iL", tid, result);
     Py_XDECREF(r);
+    if (r == NULL)
+      PyErr_WriteUnraisable(t->on_result);
   }
-  finish(tid, &regs, inj, d.verdict == LT_RETURN ? d.value : result);
-  inj->tid = 0;
-  return notify(t, "release", tid) < 0 ? NULL : Py_NewRef(Py_None);
+  return carry_out(t, tid, inj, &regs, d, 1, 1, result);
 }
 
 static PyObject *forget(TracedCallsObject *self, PyObject *arg) {
@@ -370,12 +459,13 @@ static PyObject *restart_request(TracedCallsObject *self, PyObject *arg) {
 /* ------------------------------------------------------------------ the type */
 
 static int Traced_init(TracedCallsObject *self, PyObject *args, PyObject *kw) {
-  static char *names[] = {"rules", "notifications", "decide", "resume", "on_result", NULL};
+  static char *names[] = {"rules", "foreign", "notifications", "decide", "resume",
+                          "on_result", NULL};
   struct traced_calls *t = &self->t;
-  PyObject *rules = Py_None, *loop = Py_None, *dec = Py_None, *res = Py_None,
+  PyObject *rules, *foreign, *loop = Py_None, *dec = Py_None, *res = Py_None,
            *result = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOOOO", names, &rules, &loop, &dec, &res,
-                                   &result))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OO!|OOOO", names, &rules, &ForeignCallsType,
+                                   &foreign, &loop, &dec, &res, &result))
     return -1;
   if (rules != Py_None && !PyObject_TypeCheck(rules, &RulesType)) {
     PyErr_SetString(PyExc_TypeError, "rules must be a luatrap._core.Rules or None");
@@ -386,11 +476,13 @@ static int Traced_init(TracedCallsObject *self, PyObject *args, PyObject *kw) {
     return -1;
   }
   Py_CLEAR(t->rules);
+  Py_CLEAR(t->foreign);
   Py_CLEAR(t->notifications);
   Py_CLEAR(t->decide);
   Py_CLEAR(t->resume);
   Py_CLEAR(t->on_result);
   t->rules = rules != Py_None ? (RulesObject *)Py_NewRef(rules) : NULL;
+  t->foreign = (ForeignCallsObject *)Py_NewRef(foreign);
   t->notifications = loop != Py_None ? Py_NewRef(loop) : NULL;
   t->decide = dec != Py_None ? Py_NewRef(dec) : NULL;
   t->resume = res != Py_None ? Py_NewRef(res) : NULL;
@@ -401,6 +493,7 @@ static int Traced_init(TracedCallsObject *self, PyObject *args, PyObject *kw) {
 static void Traced_dealloc(TracedCallsObject *self) {
   struct traced_calls *t = &self->t;
   Py_XDECREF((PyObject *)t->rules);
+  Py_XDECREF((PyObject *)t->foreign);
   Py_XDECREF(t->notifications);
   Py_XDECREF(t->decide);
   Py_XDECREF(t->resume);

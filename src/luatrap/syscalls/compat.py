@@ -6,6 +6,7 @@ which foreign numbers stand for which x86_64 call, all derived from the generate
 """
 from __future__ import annotations
 
+from luatrap import _core
 from luatrap.syscalls import table
 from luatrap.syscalls.x86_64_table import I386_NAMES, X32_NAMES
 
@@ -68,6 +69,32 @@ def foreign_numbers(ruled: set[str]) -> tuple[dict[int, int], dict[int, int]]:
     return i386, x32
 
 
+# When a hook runs a call (c_do_syscall) for an i386 caller, the i386 call to use for an
+# x86_64 call with more than one i386 twin: the one whose arguments match x86_64's.
+_I386_PREFERRED = {"mmap": "mmap2", "getrlimit": "ugetrlimit", "sendfile": "sendfile64",
+                   "accept": "accept4"}  # accept: only through socketcall; accept4(.., 0)
+
+
+def i386_of() -> dict[int, int]:
+    """x86_64 number -> the i386 call that runs it for an i386 caller (the 32-bit-id
+    variants, _I386_PREFERRED, else the same name)."""
+    numbers = {name: nr for nr, name in I386_NAMES.items()}
+    out = {}
+    for name in table.names():
+        nr = table.by_name(name).nr
+        for candidate in (f"{name}32", _I386_PREFERRED.get(name), name):
+            if candidate in numbers:
+                out[nr] = numbers[candidate]
+                break
+    return out
+
+
+def x32_of() -> dict[int, int]:
+    """x86_64 number -> the x32 number (without the x32 bit) that runs it."""
+    return {table.by_name(name).nr: found[0] for name in table.names()
+            if (found := table.x32_numbers(name))}
+
+
 def socketcall_target(call: int) -> tuple[int, int] | None:
     """socketcall sub-call -> (x86_64 number, argument count), or None if unknown."""
     entry = SOCKETCALL.get(call)
@@ -76,5 +103,14 @@ def socketcall_target(call: int) -> tuple[int, int] | None:
     return table.by_name(entry[0]).nr, entry[1]
 
 
-__all__ = ["I386_SOCKETCALL", "foreign_numbers", "i386_names", "socketcall_target",
-           "x32_names", "X32_NAMES"]
+def foreign_calls(ruled: set[str]) -> _core.ForeignCalls:
+    """The C core's table of the i386 and x32 calls that reach the ruled x86_64 calls,
+    and of the calls a hook may run for such a caller."""
+    i386, x32 = foreign_numbers(ruled)
+    return _core.ForeignCalls(
+        {nr: target for nr, target in i386.items() if target >= 0}, x32,
+        {call: socketcall_target(call) for call in SOCKETCALL}, i386_of(), x32_of())
+
+
+__all__ = ["I386_SOCKETCALL", "foreign_numbers", "i386_names", "i386_of",
+           "socketcall_target", "x32_names", "x32_of", "X32_NAMES"]

@@ -51,6 +51,7 @@ SEGV_MAPERR, SEGV_ACCERR, ILL_ILLOPN = 1, 2, 2  # si_code values
 # (never blocks, so also while other guest threads wait for the CPU).
 ROUTE_PYTHON, ROUTE_HOST, ROUTE_HOST_NEVER_BLOCKS = 0, 1, 2
 MAX_ROUTED = 1024
+UNREADABLE = object()  # socketcall's argument array could not be read
 
 
 class Emulator:
@@ -77,6 +78,7 @@ class Emulator:
         self.emulated = calls.table()
         ruled = {table.name_of(nr) for nr in session.hooked}
         self.i386_ruled, self.x32_ruled = compat.foreign_numbers(ruled)
+        self.i386_of, self.x32_of = compat.i386_of(), compat.x32_of()
         self.i386_emulated = calls.foreign_table(compat.i386_names())
         self.x32_emulated = calls.foreign_table(compat.x32_names())
         self.signals.on_post = self.note_signals
@@ -235,11 +237,38 @@ class Emulator:
         if target is not None:
             decision = self.session.on_syscall(t.tid, target, args)
             if decision is not None:
-                return self.decide(t, target, args, decision)
+                return self.decide_foreign(t, self.run_x32, nr, args, target, decision)
+        return self.run_x32(t, nr, args)
+
+    def run_x32(self, t: GuestThread, nr: int, args) -> object:
         handler = self.x32_emulated.get(nr & ~X32_BIT)
         if handler is not None:
             return self.foreign_emulated(handler, t, args)
         return self.host_call(t, nr, args)
+
+    def decide_foreign(self, t: GuestThread, run, nr: int, args, hooked_nr: int,
+                       decision) -> object:
+        """Carry out a rule's decision for an i386 or x32 call `nr` (its x86_64 twin
+        `hooked_nr`): the calls its hook runs are made in the caller's own ABI, as on
+        the native engine; one that ABI lacks gives the hook ENOSYS."""
+        result = None
+        while decision.__class__ is RunNow:
+            foreign = self.foreign_number(nr, hooked_nr, decision.nr)
+            result = (run(t, foreign, list(decision.args)) if foreign is not None
+                      else -errno.ENOSYS)
+            decision = self.session.resume(t.tid, decision, result)
+        if decision is None:  # let the call run: the hook's last call was it
+            return result if result is not None else run(t, nr, args)
+        return decision
+
+    def foreign_number(self, nr: int, hooked_nr: int, now_nr: int) -> int | None:
+        """The number, in the ABI of call `nr`, of x86_64 call `now_nr` (see
+        src/core/foreign_calls.c, which does the same for the native engine)."""
+        x32 = bool(nr & X32_BIT)
+        if now_nr == hooked_nr and (x32 or nr != compat.I386_SOCKETCALL):
+            return nr
+        found = (self.x32_of if x32 else self.i386_of).get(now_nr)
+        return None if found is None else found | (X32_BIT if x32 else 0)
 
     def foreign_emulated(self, handler, t: GuestThread, args: list[int]) -> object:
         """An i386 or x32 call that must not reach the host kernel (calls.foreign_table)."""
@@ -268,25 +297,33 @@ class Emulator:
         target = self.i386_ruled.get(nr)
         if target is not None:
             mapped = self.map_i386(nr, target, args)
+            if mapped is UNREADABLE:
+                return -errno.EFAULT  # as the kernel would; the array could change after
             if mapped is not None:
                 decision = self.session.on_syscall(t.tid, *mapped)
-                if decision.__class__ is int:
-                    return decision
+                if decision is not None:
+                    return self.decide_foreign(t, self.run_i386, nr, args, mapped[0],
+                                               decision)
+        return self.run_i386(t, nr, args)
+
+    def run_i386(self, t: GuestThread, nr: int, args: list[int]) -> object:
         handler = self.i386_emulated.get(nr)
         if handler is not None:
             return self.foreign_emulated(handler, t, args)
-        return host.int80(nr, *args)
+        return host.int80(nr, *[a & 0xFFFFFFFF for a in args])
 
     def map_i386(self, nr: int, target: int, args: list[int]) -> tuple[int, list[int]] | None:
+        """The x86_64 call an i386 call reaches, socketcall's arguments read from its
+        array; None if it reaches none, UNREADABLE if the array cannot be read."""
         if nr != compat.I386_SOCKETCALL:
             return target, args
         sub = compat.socketcall_target(args[0])
-        if sub is None or not args[1]:
+        if sub is None:
             return None
         try:
             words = struct.unpack(f"<{sub[1]}I", self.memory.read(args[1], 4 * sub[1]))
         except GuestFault:
-            return None  # the kernel's EFAULT is the kernel's to give
+            return UNREADABLE
         return sub[0], [*words, *[0] * (6 - sub[1])]
 
     # -- running a thread ----------------------------------------------------------

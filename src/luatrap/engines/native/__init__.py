@@ -24,15 +24,22 @@ NAME = "native"
 def run(program: Program, session: Session) -> int:
     """Run `program` to completion under `session`; its exit status as a shell shows it."""
     hooked = session.hooked
-    i386, x32 = compat.foreign_numbers({table.name_of(nr) for nr in hooked})
+    ruled = {table.name_of(nr) for nr in hooked}
+    i386, x32 = compat.foreign_numbers(ruled)
     prog = None
-    if session.tracing:  # every x86_64 call stops under ptrace, to see its result
-        prog = seccomp_filter.build({}, list(i386), list(x32), k.SECCOMP_RET_TRACE,
-                                    supervisor=os.getpid())
+    if session.tracing:  # every ruled or x86_64 call stops under ptrace, to see its result
+        prog = seccomp_filter.build({}, dict.fromkeys(i386, k.SECCOMP_RET_TRACE),
+                                    dict.fromkeys(x32, k.SECCOMP_RET_TRACE),
+                                    k.SECCOMP_RET_TRACE, supervisor=os.getpid())
     elif hooked:
-        actions = {nr: k.SECCOMP_RET_TRACE if needs_exit else k.SECCOMP_RET_USER_NOTIF
-                   for nr, needs_exit in hooked.items()}
-        prog = seccomp_filter.build(actions, list(i386), list(x32), supervisor=os.getpid())
+        def action(needs_ptrace: bool) -> int:
+            return k.SECCOMP_RET_TRACE if needs_ptrace else k.SECCOMP_RET_USER_NOTIF
+        socketcall_ptrace = any(hooked[target] for target, _ in map(
+            compat.socketcall_target, compat.SOCKETCALL) if target in hooked)
+        prog = seccomp_filter.build(
+            {nr: action(needs) for nr, needs in hooked.items()},
+            {nr: action(hooked[t] if t >= 0 else socketcall_ptrace) for nr, t in i386.items()},
+            {nr: action(hooked[t]) for nr, t in x32.items()}, supervisor=os.getpid())
     memory = ProcessMemory()
     session.attach(memory)
     signals = SignalFd()
@@ -43,7 +50,8 @@ def run(program: Program, session: Session) -> int:
         # luatrap, copy its descriptors or read its memory (root still may: see
         # docs/security.md). luatrap stays the program's tracer all the same.
         k.prctl(k.PR_SET_DUMPABLE, 0, 0, 0, 0)
-        return Supervisor(session, memory, pid, listener, i386, x32).run(signals)
+        return Supervisor(session, memory, pid, listener,
+                          compat.foreign_calls(ruled)).run(signals)
     finally:
         if not program.in_place:  # the Python API's caller goes on as it was
             k.prctl(k.PR_SET_DUMPABLE, 1, 0, 0, 0)

@@ -4,7 +4,7 @@ Built once, before the program starts, from the rules folder's file names. Unrul
 x86_64 calls are allowed inside the kernel (they cost nothing); ruled ones go to the
 supervisor by user notification (fast), or by a ptrace stop when the hook must run the
 call itself and see its result. 32-bit (`int 0x80`) and x32 calls to a ruled kernel
-function are sent to the supervisor too, so they cannot walk around a rule.
+function stop the same way as their x86_64 twin, so they cannot walk around a rule.
 """
 from __future__ import annotations
 
@@ -52,22 +52,21 @@ def _guard(reach: dict[int, int], supervisor: int | None) -> list[Insn]:
     return out
 
 
-def build(native: dict[int, int], i386: list[int], x32: list[int],
+def build(native: dict[int, int], i386: dict[int, int], x32: dict[int, int],
           native_default: int = k.SECCOMP_RET_ALLOW,
           supervisor: int | None = None) -> k.SockFprog:
     """A filter program: `native` maps ruled x86_64 numbers to their seccomp action, any
-    other x86_64 call gets `native_default`; `i386` and `x32` list foreign numbers (x32
-    without its bit) for user notification; calls that would reach into the process
-    `supervisor` (luatrap) by its pid fail with EPERM."""
-    notify = k.SECCOMP_RET_USER_NOTIF
+    other x86_64 call gets `native_default`; `i386` and `x32` do the same for foreign
+    numbers (x32 without its bit), whose other calls are allowed; calls that would
+    reach into the process `supervisor` (luatrap) by its pid fail with EPERM."""
     native_checks = _returns(native, native_default)
-    x32_checks = _returns({nr | k.X32_SYSCALL_BIT: notify for nr in x32})
+    x32_checks = _returns({nr | k.X32_SYSCALL_BIT: action for nr, action in x32.items()})
     x86_64_part = [(_LD_W_ABS, 0, 0, _OFF_NR), *_guard(REACH_X86_64, supervisor),
                    (_JSET_K, 1, 0, k.X32_SYSCALL_BIT),
                    (_JA, 0, 0, 1),
                    (_JA, 0, 0, len(native_checks))] + native_checks + x32_checks
     i386_part = [(_LD_W_ABS, 0, 0, _OFF_NR), *_guard(REACH_I386, supervisor),
-                 *_returns({nr: notify for nr in i386})]
+                 *_returns(i386)]
     ins: list[Insn] = [(_LD_W_ABS, 0, 0, _OFF_ARCH),
                        (_JEQ_K, 1, 0, k.AUDIT_ARCH_X86_64),
                        (_JA, 0, 0, len(x86_64_part))]

@@ -22,7 +22,7 @@ from luatrap.engines.native.signals import FORWARDED, SignalFd, from_terminal_or
 from luatrap.engines.process_memory import ProcessMemory
 from luatrap.rules import RunNow
 from luatrap.session import Session
-from luatrap.syscalls import compat, table
+from luatrap.syscalls import table
 
 _STOPPING = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 _SYSCALL_STOP = signal.SIGTRAP | 0x80
@@ -39,7 +39,7 @@ class Supervisor:
     """Runs one program to completion under a session's rules."""
 
     def __init__(self, session: Session, memory: ProcessMemory, main_pid: int,
-                 listener: int, i386: dict[int, int], x32: dict[int, int]) -> None:
+                 listener: int, foreign: _core.ForeignCalls) -> None:
         self.session = session
         self.memory = memory
         self.main_pid = main_pid
@@ -48,17 +48,14 @@ class Supervisor:
         self.listener = listener
         self.notifications = None
         if listener >= 0:  # ruled calls: answered in C (src/core/notify_loop.c)
-            socketcall = {call: compat.socketcall_target(call) for call in compat.SOCKETCALL}
             self.notifications = _core.NotifyLoop(
-                listener, main_pid, session.rules.core if session.rules else None,
-                {nr: target for nr, target in i386.items() if target >= 0}, x32, socketcall,
-                self._traced_decision if session.tracing else None)
+                listener, main_pid, session.rules.core if session.rules else None, foreign)
         # Calls that stop under ptrace (c_do_syscall rules; every call when tracing),
         # decided in C (src/core/traced_calls.c); when tracing, by the session.
         tracing = ((self._traced_decide, self._traced_resume, session.on_result)
                    if session.tracing else (None, None, None))
         self.traced = _core.TracedCalls(session.rules.core if session.rules else None,
-                                        self.notifications, *tracing)
+                                        foreign, self.notifications, *tracing)
         self._status = ctypes.c_int()
         self._regs = k.UserRegs()
         self._restartable = table.never_waits() & {
@@ -108,19 +105,6 @@ class Supervisor:
         pending = RunNow(request[0], list(request[1]), coroutine, hooked_nr)
         decision = self.session.resume(tid, pending, result)
         return decision[:3] if decision.__class__ is RunNow else decision
-
-    def _traced_decision(self, tid: int, nr: int, args: tuple[int, ...]) -> int | None:
-        """Tracing: a 32-bit or x32 call the notification loop stopped (its x86_64
-        twin, arguments read), decided by the session, which writes its trace line."""
-        decision = self.session.on_syscall(tid, nr, list(args))
-        if decision.__class__ is RunNow:
-            self.session.rules.core.drop(decision.coroutine)
-            self.session.rules.report(
-                nr, "c_do_syscall is not available for a 32-bit or x32 call")
-            decision = None
-        if decision is None:
-            self.session.on_result(tid, None)  # runs in the kernel: result unseen
-        return decision
 
     # ------------------------------------------------------------------ ptrace stops
 
