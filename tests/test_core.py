@@ -2,6 +2,7 @@
 drives it, and the hand-written Unicorn declarations checked against the package."""
 from __future__ import annotations
 
+import errno
 import os
 import re
 import threading
@@ -46,8 +47,9 @@ def test_errors_inside_c_functions_become_rule_errors(book):
             if a == 3 then return 1, #c_read_string(c_read_bytes) end
             return 1, 5
         end"""})
-    for a in (1, 2, 3):
-        assert decide(rules, GETPID, a) is None  # the call runs
+    assert decide(rules, GETPID, 1) == -errno.EFAULT  # a fault: the call fails
+    for a in (2, 3):
+        assert decide(rules, GETPID, a) is None  # the rule's own bugs: the call runs
     assert decide(rules) == 5  # and the state is sound afterwards
     assert errors == ["line 3: c_read_bytes: cannot read 4 bytes at 0x8: Bad address",
                       "error object is a table value",

@@ -1,7 +1,9 @@
 """The functions a rule can call, on real programs through the CLI."""
 from __future__ import annotations
 
-from conftest import luatrap
+import pytest
+
+from conftest import PYTHON, luatrap, native_run
 
 MEMORY_RULE = r"""
 function do_syscall(num, dirfd, path, flags, mode)
@@ -46,7 +48,7 @@ def test_memory_functions(engine, rules, cprog):
     assert r.lua_errors == []
 
 
-def test_unprotected_memory_error_is_reported_and_call_runs(engine, rules, cprog):
+def test_unprotected_memory_error_is_reported_and_fails_the_call(engine, rules, cprog):
     folder = rules({"openat": "function do_syscall(num, dirfd, path)\n"
                               "  if path == 8 then c_read_string(path) end\n"
                               "  return 0, 0\nend\n"})
@@ -170,3 +172,89 @@ function do_syscall()
 end"""})
     r = luatrap("--rules", folder, cprog("threads_getpid"), engine=engine)
     assert r.lua_logs == ["[Lua Log] 4 threads, one process: true"]
+
+
+FAULTS = """
+function do_syscall(num, what, arg)
+    if what == 1 then c_read_string(arg) end          -- an address the program chose
+    if what == 2 then c_fd_path(arg) end              -- a descriptor it does not have
+    if what == 3 then pcall(c_read_string, arg) end   -- the rule handles the fault
+    return 0, 0
+end
+"""
+FAULTS_PROGRAM = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+for what, arg in ((1, 8), (2, 999), (3, 8)):
+    r = libc.syscall(110, what, arg)  # getppid: natively its arguments are ignored
+    print(what, "ran" if r == os.getppid() else f"errno {ctypes.get_errno()}")
+"""
+
+
+def test_a_fault_on_what_the_program_controls_fails_the_call(engine, rules):
+    """A hook that cannot read what the program pointed at does not let the call run
+    as if unruled: the call fails with the kernel's error for it (fail closed)."""
+    r = luatrap("--rules", rules({"getppid": FAULTS}), PYTHON, "-c", FAULTS_PROGRAM,
+                engine=engine)
+    assert r.stdout.splitlines() == ["1 errno 14", "2 errno 9", "3 ran"]
+    assert [e.split(": ", 2)[2] for e in r.lua_errors] == [
+        "c_read_string: cannot read address 0x8: Bad address",
+        "c_fd_path: Bad file descriptor"]
+
+
+DEEP_CWD_PROGRAM = """
+import os
+for _ in range(40):  # a working directory deeper than PATH_MAX
+    os.mkdir("d" * 120)
+    os.chdir("d" * 120)
+try:
+    os.close(os.open("f", os.O_CREAT | os.O_WRONLY))
+    print("opened")
+except OSError as e:
+    print(e.strerror)
+"""
+
+
+def test_a_working_directory_too_deep_to_resolve_fails_the_call(engine, rules, tmp_path):
+    folder = rules({"openat": "function do_syscall(num, dirfd, path)\n"
+                              "  if c_read_string(path):sub(1, 1) ~= '/' then c_cwd() end\n"
+                              "  return 0, 0\nend\n"})
+    (tmp_path / "n").mkdir()
+    (tmp_path / "l").mkdir()
+    assert native_run(PYTHON, "-c", DEEP_CWD_PROGRAM, cwd=tmp_path / "n").stdout == "opened\n"
+    r = luatrap("--rules", folder, PYTHON, "-c", DEEP_CWD_PROGRAM, engine=engine,
+                cwd=tmp_path / "l")
+    assert r.stdout == "File name too long\n"
+    assert r.lua_errors[-1].endswith("c_cwd: File name too long")
+
+
+ON_ERROR = {
+    "getpid": "function do_syscall() error('bug') end",
+    "getppid": 'on_rule_error = "deny"\nfunction do_syscall() error("bug") end',
+    "getuid": 'on_rule_error = "allow"\nfunction do_syscall() error("bug") end',
+    "getgid": 'on_rule_error = "Deny"\nfunction do_syscall() return 0, 0 end',
+    "getegid": "function do_syscall(",
+    "geteuid": "function do_syscall() return 'yes', 5 end",
+}
+ON_ERROR_PROGRAM = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+for name, nr in (("getpid", 39), ("getppid", 110), ("getuid", 102), ("getgid", 104),
+                 ("getegid", 108), ("geteuid", 107)):
+    r = libc.syscall(nr)
+    print(name, "ran" if r >= 0 else f"errno {ctypes.get_errno()}")
+"""
+
+
+@pytest.mark.parametrize("option", [None, "allow", "deny"])
+def test_on_rule_error_says_whether_a_failing_rules_call_runs(engine, rules, option):
+    """allow (the seed's behaviour, the default): the call runs; deny: it fails with
+    EPERM. A rule file's own on_rule_error wins; a misspelt one fails closed."""
+    args = ["--on-rule-error", option] if option else []
+    r = luatrap(*args, "--rules", rules(ON_ERROR), PYTHON, "-c", ON_ERROR_PROGRAM,
+                engine=engine)
+    default = "errno 1" if option == "deny" else "ran"
+    assert r.stdout.splitlines() == [
+        f"getpid {default}", "getppid errno 1", "getuid ran", "getgid errno 1",
+        f"getegid {default}", f"geteuid {default}"]
+    assert any('on_rule_error must be "allow" or "deny"' in e for e in r.lua_errors)

@@ -4,6 +4,8 @@
 -- are folded, so `cd /root && cat x` and `/tmp/../root/x` are caught too. (Symbolic
 -- links are not followed: pair this rule with symlinkat/linkat rules for a jail.)
 
+on_rule_error = "deny"  -- a sandbox fails closed: if this rule fails, the call fails (EPERM)
+
 local function normalise(path)
     local parts = {}
     for part in path:gmatch("[^/]+") do

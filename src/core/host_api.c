@@ -48,9 +48,11 @@ static int64_t int_arg(lua_State *L, int idx, const char *fn, const char *what) 
   return v;
 }
 
-/* "what 0xADDR: strerror" as the rule's error; `what` may hold one %zu for `size`. */
+/* "what 0xADDR: strerror" as the rule's error; `what` may hold one %zu for `size`.
+** The program chose the address: if the error escapes the hook, the call fails. */
 static int fault(lua_State *L, const char *what, size_t size, uint64_t addr, int err) {
   char text[160];
+  lt_rules_fault(rules_of(L), -err);
   int n = snprintf(text, sizeof text, what, size);
   if (n < 0 || (size_t)n >= sizeof text)
     n = 0;
@@ -205,13 +207,18 @@ static int c_tid(lua_State *L) {
   return 1;
 }
 
-static int push_link(lua_State *L, const char *fn, const char *path) {
+/* A link of the caller's /proc entry; what it names is the program's doing (a bad
+** descriptor, a directory too deep), so an error that escapes the hook fails the call. */
+static int push_link(lua_State *L, const char *fn, const char *path, int is_fd) {
   char target[PATH_MAX + 1];
   ssize_t n = readlink(path, target, sizeof target);
-  if (n < 0)
-    return luaL_error(L, "%s: %s", fn, strerror(errno));
-  if ((size_t)n >= sizeof target)
-    return luaL_error(L, "%s: %s", fn, strerror(ENAMETOOLONG));
+  int err = n < 0 ? errno : (size_t)n >= sizeof target ? ENAMETOOLONG : 0;
+  if (err == ENOENT && is_fd)
+    err = EBADF; /* no such descriptor: what the kernel would say */
+  if (err != 0) {
+    lt_rules_fault(rules_of(L), err);
+    return luaL_error(L, "%s: %s", fn, strerror(err));
+  }
   lua_pushlstring(L, target, (size_t)n);
   return 1;
 }
@@ -225,7 +232,7 @@ static int c_cwd(lua_State *L) {
     snprintf(path, sizeof path, "/proc/thread-self/cwd");
   else
     snprintf(path, sizeof path, "/proc/%d/cwd", (int)R->caller->tid);
-  return push_link(L, "c_cwd", path);
+  return push_link(L, "c_cwd", path, 0);
 }
 
 static int c_fd_path(lua_State *L) {
@@ -238,7 +245,7 @@ static int c_fd_path(lua_State *L) {
     snprintf(path, sizeof path, "/proc/thread-self/fd/%" PRId64, fd);
   else
     snprintf(path, sizeof path, "/proc/%d/fd/%" PRId64, (int)R->caller->tid, fd);
-  return push_link(L, "c_fd_path", path);
+  return push_link(L, "c_fd_path", path, 1);
 }
 
 /* c_do_syscall(num, a1..a6): yield the request to whoever resumes the hook, which runs

@@ -53,12 +53,13 @@ static void error_to_python(void *ud, const char *path, const char *message) {
 /* ------------------------------------------------------------------ Rules */
 
 static int Rules_init(RulesObject *self, PyObject *args, PyObject *kw) {
-  static char *names[] = {"budget", "memory_cap", "log_fd", "on_error", NULL};
-  int budget, log_fd, err;
+  static char *names[] = {"budget", "memory_cap", "log_fd", "on_error", "deny_on_error",
+                          NULL};
+  int budget, log_fd, err, deny_on_error = 0;
   unsigned long long cap;
   PyObject *on_error = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "iKi|O", names, &budget, &cap, &log_fd,
-                                   &on_error))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "iKi|Op", names, &budget, &cap, &log_fd,
+                                   &on_error, &deny_on_error))
     return -1;
   if (self->ready) {
     PyErr_SetString(PyExc_RuntimeError, "Rules is already initialised");
@@ -70,6 +71,7 @@ static int Rules_init(RulesObject *self, PyObject *args, PyObject *kw) {
     return -1;
   }
   self->ready = 1;
+  self->R.deny_on_error = deny_on_error;
   if (on_error != Py_None) {
     Py_INCREF(on_error);
     self->on_error = on_error;

@@ -139,6 +139,7 @@ int lt_rules_add(struct lt_rules *R, int nr, const char *name, const char *path,
   memset(rule, 0, sizeof *rule);
   rule->nr = nr;
   rule->hook = LUA_NOREF;
+  rule->deny_on_error = -1;
   rule->name = strdup(name);
   rule->path = strdup(path);
   rule->source = malloc(size ? size : 1);
@@ -339,9 +340,23 @@ static int p_load(lua_State *L) {
   snprintf(chunkname, sizeof chunkname, "=%s.lua", rule->name);
   lua_pushnil(L);
   lua_setglobal(L, "do_syscall");
+  lua_pushnil(L);
+  lua_setglobal(L, "on_rule_error");
   if (luaL_loadbufferx(L, rule->source, rule->size, chunkname, "t") != LUA_OK)
     return lua_error(L);
   lua_call(L, 0, 0);
+  lua_getglobal(L, "on_rule_error");
+  if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "deny") == 0)
+    rule->deny_on_error = 1;
+  else if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "allow") == 0)
+    rule->deny_on_error = 0;
+  else if (!lua_isnil(L, -1)) { /* a misspelt "deny" must not let calls through */
+    rule->deny_on_error = 1;
+    return luaL_error(L, "on_rule_error must be \"allow\" or \"deny\"");
+  }
+  lua_pop(L, 1);
+  lua_pushnil(L);
+  lua_setglobal(L, "on_rule_error");
   lua_getglobal(L, "do_syscall");
   if (lua_type(L, -1) != LUA_TFUNCTION)
     return 0;
@@ -396,6 +411,25 @@ static void show(lua_State *L, int idx, char *out, size_t outlen) {
   }
 }
 
+void lt_rules_fault(struct lt_rules *R, int err) {
+  R->fault = err;
+}
+
+/* The hook went wrong (its error is reported): a fault on what the program controls
+** fails the call with that error; otherwise on_rule_error decides: the call runs
+** (allow, the default) or fails with EPERM (deny). */
+static void failed(struct lt_rules *R, struct lt_rule *rule, struct lt_decision *out) {
+  int deny = rule->deny_on_error >= 0 ? rule->deny_on_error : R->deny_on_error;
+  out->verdict = LT_RUN;
+  if (R->fault != 0) {
+    out->verdict = LT_RETURN;
+    out->value = -R->fault;
+  } else if (deny) {
+    out->verdict = LT_RETURN;
+    out->value = -EPERM;
+  }
+}
+
 /* (intercepted, retval) at idx, idx+1 -> the decision, reporting anything odd. */
 static void verdict_of(struct lt_rules *R, lua_State *L, int idx, struct lt_rule *rule,
                        struct lt_decision *out) {
@@ -409,16 +443,18 @@ static void verdict_of(struct lt_rules *R, lua_State *L, int idx, struct lt_rule
   if (!((type == LUA_TBOOLEAN) || (type == LUA_TNUMBER && lua_tonumber(L, idx) == 1))) {
     show(L, idx, shown, sizeof shown);
     snprintf(text, sizeof text, "do_syscall returned %s as intercepted; "
-             "expected 1/true or 0/false (the call runs)", shown);
+             "expected 1/true or 0/false", shown);
     lt_rules_report(R, rule, text);
+    failed(R, rule, out);
     return;
   }
   value = lua_type(L, idx + 1) == LUA_TNUMBER ? lua_tointegerx(L, idx + 1, &isnum) : 0;
   if (lua_type(L, idx + 1) != LUA_TNUMBER || !isnum) {
     show(L, idx + 1, shown, sizeof shown);
     snprintf(text, sizeof text, "do_syscall returned 1 with retval %s; "
-             "expected an integer (the call runs)", shown);
+             "expected an integer", shown);
     lt_rules_report(R, rule, text);
+    failed(R, rule, out);
     return;
   }
   out->verdict = LT_RETURN;
@@ -463,6 +499,7 @@ static void step(struct lt_rules *R, lua_State *co, int ref, int nargs,
     verdict_of(R, co, -2, rule, out);
   } else {
     report_lua_error(R, co, rule, status);
+    failed(R, rule, out);
   }
   end_coroutine(R, ref);
 }
@@ -494,6 +531,7 @@ static void call_hook(struct lt_rules *R, struct lt_rule *rule, int nr,
     lua_pushcfunction(L, p_new_coroutine);
     if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
       report_lua_error(R, L, rule, LUA_ERRMEM);
+      failed(R, rule, out);
       return;
     }
     ref = (int)lua_tointeger(L, -1);
@@ -510,7 +548,7 @@ static void call_hook(struct lt_rules *R, struct lt_rule *rule, int nr,
   status = lua_pcall(L, 9, 2, 0);
   if (status != LUA_OK) {
     report_lua_error(R, L, rule, status);
-    out->verdict = LT_RUN;
+    failed(R, rule, out);
     return;
   }
   verdict_of(R, L, -2, rule, out);
@@ -528,10 +566,13 @@ void lt_rules_decide(struct lt_rules *R, const struct lt_caller *caller, int nr,
   pthread_mutex_lock(&R->lock);
   R->caller = caller;
   R->touched = 0;
+  R->fault = 0;
   if (rule->state == LT_UNLOADED)
     load(R, rule);
   if (rule->state == LT_READY)
     call_hook(R, rule, nr, args, out);
+  else
+    failed(R, rule, out); /* a rule that cannot load, at every call */
   out->touched = R->touched;
   R->caller = NULL;
   pthread_mutex_unlock(&R->lock);
@@ -547,6 +588,7 @@ void lt_rules_resume(struct lt_rules *R, const struct lt_caller *caller, int hoo
   pthread_mutex_lock(&R->lock);
   R->caller = caller;
   R->touched = 0;
+  R->fault = 0;
   lua_rawgeti(R->L, LUA_REGISTRYINDEX, coroutine);
   co = lua_type(R->L, -1) == LUA_TTHREAD ? lua_tothread(R->L, -1) : NULL;
   lua_pop(R->L, 1);

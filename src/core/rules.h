@@ -66,6 +66,7 @@ struct lt_rule {
   int state;    /* LT_UNLOADED, LT_UNUSABLE or LT_READY */
   int hook;     /* registry reference of its do_syscall */
   int uses_run_now;
+  int deny_on_error; /* -1: the runtime's default; else the file's own on_rule_error */
   unsigned sign32, zero32; /* argument positions held in 32 bits: the rule sees them
                               sign-extended (int, fd) or masked (unsigned int) */
   int errors_shown, errors_held;
@@ -91,6 +92,8 @@ struct lt_rules {
   const struct lt_caller *caller; /* the call being decided, for the c_* functions */
   char *names[LT_MAX_NR];         /* call number -> name, for c_syscall_name */
   int touched;
+  int deny_on_error; /* a hook's error fails its call with EPERM (else the call runs) */
+  int fault;         /* errno of a c_* function failing on what the program controls */
 };
 
 /* Create a runtime with its Lua state and c_* functions; 0 or -ENOMEM. */
@@ -119,6 +122,11 @@ void lt_rules_resume(struct lt_rules *R, const struct lt_caller *caller, int hoo
                      int coroutine, int64_t result, struct lt_decision *out);
 /* Forget a suspended hook whose thread is gone. */
 void lt_rules_drop(struct lt_rules *R, int coroutine);
+
+/* A c_* function failed on something the program controls (its memory, its working
+** directory, a descriptor): if the hook's error escapes, the call fails with -err and
+** does not run, whatever on_rule_error says. */
+void lt_rules_fault(struct lt_rules *R, int err);
 
 /* Print `[Lua Error] path: message` once per distinct error (held back past ten). */
 void lt_rules_report(struct lt_rules *R, struct lt_rule *rule, const char *message);

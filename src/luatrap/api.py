@@ -54,12 +54,13 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
         log: str | None = None, env: dict[str, str] | None = None, strace: bool = False,
         trace_json: str | None = None, summary: bool = False,
         lua_budget: int = DEFAULT_BUDGET, lua_memory_mb: int = DEFAULT_MEMORY >> 20,
-        *, in_place: bool = False) -> int:
+        on_rule_error: str = "allow", *, in_place: bool = False) -> int:
     """Run argv[0] with arguments argv[1:] under the rules folder `rules`.
 
     strace: log every call as qemu-user's -strace does; trace_json: write every call as
     a JSON object per line to that file; summary: print a table of calls at exit;
     lua_budget: Lua instructions per hook call; lua_memory_mb: the Lua state's memory cap;
+    on_rule_error: "allow" (a failing rule lets its call run) or "deny" (EPERM);
     in_place: the engine may make this process the program's (for the CLI).
 
     Returns the program's exit status (128+N if signal N killed it). Raises UsageError
@@ -85,7 +86,8 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
         if rules is not None:
             try:
                 book = RuleBook(rules, sink, budget=lua_budget,
-                                max_memory=lua_memory_mb << 20)
+                                max_memory=lua_memory_mb << 20,
+                                deny_on_error=on_rule_error == "deny")
             except RulesError as e:
                 raise UsageError(str(e)) from None
             sink(f"Rules folder path: {rules}")
@@ -105,7 +107,8 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
                                      for name, source in book.sources.items()} if book else {},
                     "strace": strace,
                     "summary": summary, "lua_budget": lua_budget,
-                    "lua_memory_mb": lua_memory_mb, "host_env": dict(os.environ)}
+                    "lua_memory_mb": lua_memory_mb, "on_rule_error": on_rule_error,
+                    "host_env": dict(os.environ)}
         try:
             return engine_module.run(Program(path, list(argv), env, settings, in_place),
                                      Session(book, sink, tracer))
@@ -129,7 +132,8 @@ def run_exec_state(fd: int) -> int:
             sources = {name: text.encode("latin-1")
                        for name, text in state["rule_sources"].items()}
             book = RuleBook(state["rules"], sink, budget=state["lua_budget"],
-                            max_memory=state["lua_memory_mb"] << 20, sources=sources)
+                            max_memory=state["lua_memory_mb"] << 20, sources=sources,
+                            deny_on_error=state["on_rule_error"] == "deny")
         except RulesError as e:
             sink(f"luatrap: {e}")
             return 2

@@ -27,6 +27,10 @@ options:
   --summary                  at exit, print a table of calls, errors and time per call
   --lua-budget N             Lua instructions one hook call may run (default 10000000)
   --lua-memory MB            memory cap of the rules' Lua state (default 256)
+  --on-rule-error allow|deny when a rule fails (a Lua error, a bad return value, a
+                             rule that cannot load): the call runs (allow, the
+                             default) or fails with EPERM (deny); a rule file may set
+                             its own with `on_rule_error = "deny"`
 
 `luatrap check DIR` compiles every rule of DIR and reports what is wrong, without
 running a program (a program called `check` runs as `luatrap -- check`).
@@ -45,7 +49,7 @@ _FLAGS = {"--strace": "strace", "-strace": "strace", "--summary": "summary",
 _VALUED = {"--rules": "rules", "-rules": "rules", "--engine": "engine", "-engine": "engine",
            "--log": "log", "-log": "log", "-E": "set_env", "-U": "unset_env",
            "--trace-json": "trace_json", "--lua-budget": "lua_budget",
-           "--lua-memory": "lua_memory"}
+           "--lua-memory": "lua_memory", "--on-rule-error": "on_rule_error"}
 
 
 class Options:
@@ -58,6 +62,7 @@ class Options:
         self.trace_json: str | None = None
         self.lua_budget: str | None = None
         self.lua_memory: str | None = None
+        self.on_rule_error: str | None = None
         self.strace = False
         self.summary = False
         self.set_env: list[str] = []
@@ -137,6 +142,12 @@ def _to_closed_pipe(fn, *args):
         return 0
 
 
+def _choice(value: str | None, option: str, choices: tuple[str, ...]) -> str | None:
+    if value is None or value in choices:
+        return value
+    raise UsageError(f"{option} must be {' or '.join(choices)}, not {value!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `luatrap` command; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
@@ -157,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
             return _to_closed_pipe(print, f"luatrap {__version__}") or 0
         env = program_environment(opts.set_env, opts.unset_env)
         limits = {"lua_budget": _positive(opts.lua_budget, "--lua-budget"),
-                  "lua_memory_mb": _positive(opts.lua_memory, "--lua-memory")}
+                  "lua_memory_mb": _positive(opts.lua_memory, "--lua-memory"),
+                  "on_rule_error": _choice(opts.on_rule_error, "--on-rule-error",
+                                           ("allow", "deny"))}
         return run(opts.argv, rules=opts.rules, engine=opts.engine, log=opts.log, env=env,
                    strace=opts.strace, trace_json=opts.trace_json, summary=opts.summary,
                    in_place=True, **{k: v for k, v in limits.items() if v is not None})

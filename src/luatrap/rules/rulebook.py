@@ -41,10 +41,11 @@ class RuleBook:
     def __init__(self, folder: str | Path, log: Log, budget: int = DEFAULT_BUDGET,
                  max_memory: int = DEFAULT_MEMORY,
                  on_error: Callable[[str, str], None] | None = None,
-                 sources: dict[str, bytes] | None = None) -> None:
+                 sources: dict[str, bytes] | None = None, deny_on_error: bool = False) -> None:
         """`on_error(path, message)` replaces the `[Lua Error]` line, for `luatrap check`;
         `sources` (name -> file contents) is a snapshot taken earlier, by the luatrap
-        that ran the program before it exec'd: the folder is not read again."""
+        that ran the program before it exec'd: the folder is not read again;
+        `deny_on_error`: a failing rule fails its call with EPERM (else the call runs)."""
         self.folder = Path(folder)
         self.log = log
         if sources is None:
@@ -53,7 +54,7 @@ class RuleBook:
         else:
             self.rule_files = {name: self.folder / f"{name}.lua" for name in sources}
             self.sources = dict(sources)
-        self.core = _core.Rules(budget, max_memory, log.fd, on_error)
+        self.core = _core.Rules(budget, max_memory, log.fd, on_error, deny_on_error)
         for nr, name in enumerate(table.names_by_number()):
             if name:
                 self.core.name(nr, name)
