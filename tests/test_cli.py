@@ -71,6 +71,8 @@ def test_program_not_executable(tmp_path):
     ([], "no program given"),
     (["-E", "NOEQUALS", "/bin/true"], "-E needs VAR=VALUE"),
     (["--engine", "quantum", "/bin/true"], "unknown engine 'quantum'"),
+    (["--on-rule-error", "maybe", "/bin/true"],
+     "--on-rule-error must be allow or deny, not 'maybe'"),
 ])
 def test_bad_options(args, text):
     one_clean_error_line(luatrap(*args), text)
