@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +128,47 @@ def need(tool: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{tool} is needed and CI must install it")
         pytest.skip(f"needs {tool}")
+
+
+# ------------------------------------------------------------------ as user nobody
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+_NOBODY_ENV: dict[str, str] = {}
+
+
+def as_nobody(*args, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([*NOBODY, os.path.realpath(sys.executable), *args],
+                          capture_output=True, text=True, timeout=60, cwd=cwd,
+                          env={**os.environ, **_NOBODY_ENV})
+
+
+@pytest.fixture
+def open_tmp():
+    """A temporary folder nobody can walk into (pytest's own is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="luatrap-nobody-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def nobody_can_run_luatrap(open_tmp):
+    """Make luatrap importable by user nobody: where this checkout or its venv is private
+    (a clone in a 0700 folder), a copy of the package goes to an open folder."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to user nobody")
+    need("setpriv")
+    _NOBODY_ENV.clear()
+    if as_nobody("-c", "import luatrap._core, unicorn").returncode != 0:
+        import luatrap
+        import unicorn  # the emulate engine's CPU: its package, library included
+
+        lib = open_tmp / "lib"
+        for package in (luatrap, unicorn):
+            shutil.copytree(Path(package.__file__).parent, lib / package.__name__)
+        for p in [lib, *lib.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        _NOBODY_ENV["PYTHONPATH"] = str(lib)
+    probe = as_nobody("-c", "import luatrap._core, unicorn")
+    if probe.returncode != 0:
+        pytest.skip(f"luatrap cannot be imported as nobody here: {probe.stderr[-200:]}")

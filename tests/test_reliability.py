@@ -3,16 +3,21 @@ faults, load. Each failure mode has a defined outcome."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from conftest import FAKE_GETPID, PASS, ROOT, luatrap, native_run, need
+from conftest import (
+    FAKE_GETPID,
+    NOBODY,
+    PASS,
+    ROOT,
+    as_nobody,
+    luatrap,
+    native_run,
+)
 
 NO_NETWORK = ROOT / "rules_examples" / "no_network"
 
@@ -188,45 +193,6 @@ def test_many_threads_and_children_every_call_seen_once(engine, rules, cprog):
 
 
 # ------------------------------------------------------------------ without root
-
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-_NOBODY_ENV: dict[str, str] = {}
-
-
-def as_nobody(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([*NOBODY, os.path.realpath(sys.executable), *args],
-                          capture_output=True, text=True, timeout=60, cwd=cwd,
-                          env={**os.environ, **_NOBODY_ENV})
-
-
-@pytest.fixture
-def open_tmp():
-    """A temporary folder nobody can walk into (pytest's own is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="luatrap-nobody-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def nobody_can_run_luatrap(open_tmp):
-    """Make luatrap importable by user nobody: where this checkout or its venv is private
-    (a clone in a 0700 folder), a copy of the package goes to an open folder."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to switch to user nobody")
-    need("setpriv")
-    _NOBODY_ENV.clear()
-    if as_nobody("-c", "import luatrap._core").returncode != 0:
-        import luatrap
-        lib = open_tmp / "lib"
-        shutil.copytree(Path(luatrap.__file__).parent, lib / "luatrap")
-        for p in [lib, *lib.rglob("*")]:
-            p.chmod(0o755 if p.is_dir() else 0o644)
-        _NOBODY_ENV["PYTHONPATH"] = str(lib)
-    probe = as_nobody("-c", "import luatrap._core")
-    if probe.returncode != 0:
-        pytest.skip(f"luatrap cannot be imported as nobody here: {probe.stderr[-200:]}")
-
 
 def test_unreadable_rules_folder_or_rule_is_a_clean_error(open_tmp, nobody_can_run_luatrap):
     folder = open_tmp / "locked"

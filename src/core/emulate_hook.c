@@ -10,7 +10,8 @@
 **   3. anything unusual sends the call to Python whole: tracing, a signal that may be
 **      pending, a call that may block while other guest threads wait for the CPU;
 **   4. a rule decides in C (Lua, no Python): skip the call with a value, or let it run;
-**   5. the call is made from C, on this host thread, with the guest's registers;
+**   5. the call is made from C, on this host thread, with the guest's registers, once
+**      every pointer it carries is known to be the guest's (guest_pointers.c);
 **   6. an interrupted or signalling result (EINTR, EPIPE, EFBIG) goes to Python, which
 **      owns signals; the result goes to rax; a signal that came meanwhile stops the CPU.
 **
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "guest_map.h"
+#include "guest_pointers.h"
 #include "module.h"
 #include "unicorn_api.h"
 
@@ -47,6 +49,7 @@ struct emu_hook {
   uc_hook handle, tlb_handle;
   int installed;
   struct guest_map map;      /* the guest's memory, as the Linux layer mapped it */
+  struct lt_pointer_checks pointers; /* what a forwarded call may point at */
   uint64_t fault_addr;       /* the last access fill_tlb refused */
   int fault_kind;            /* 0: none, 1: not guest memory, 2: not permitted */
   int changing_map;          /* Unicorn looks pages up as code while it maps: let it */
@@ -137,11 +140,17 @@ static void on_syscall(uc_engine *uc, void *data) {
     if (d.verdict == LT_RUN_NOW) /* not routed here; never leave a coroutine behind */
       lt_rules_drop(&h->rules->R, d.coroutine);
   }
+  if ((result = lt_check_guest_pointers(&h->pointers, &h->map, (int)nr, args)) != 0) {
+    set_result(h, result); /* it would reach luatrap's own memory */
+    return;
+  }
   __atomic_store_n(&h->in_host_call, 1, __ATOMIC_SEQ_CST);
   result = syscall((long)nr, args[0], args[1], args[2], args[3], args[4], args[5]);
   if (result == -1)
     result = -errno;
   __atomic_store_n(&h->in_host_call, 0, __ATOMIC_SEQ_CST);
+  if (nr == SYS_open || nr == SYS_openat || nr == SYS_openat2 || nr == SYS_open_by_handle_at)
+    result = lt_keep_opened(result);
   if (result == -EINTR || result == -EPIPE || result == -EFBIG) {
     to_python(h, h->after_host_call, nr, args, &result);
   } else {
@@ -238,6 +247,7 @@ static void Hook_dealloc(EmulateHookObject *self) {
   if (h->installed > 1)
     h->api.hook_del(h->uc, h->tlb_handle);
   guest_map_free(&h->map);
+  lt_pointer_checks_free(&h->pointers);
   Py_XDECREF(h->on_syscall);
   Py_XDECREF(h->after_host_call);
   Py_XDECREF((PyObject *)h->rules);
@@ -331,6 +341,57 @@ static PyObject *Hook_forget_code(EmulateHookObject *self, PyObject *args) {
                                (uint64_t)start, (uint64_t)end), "forget code");
 }
 
+static PyObject *Hook_set_pointer_checks(EmulateHookObject *self, PyObject *list) {
+  struct lt_pointer_arg *checks;
+  Py_ssize_t n, i;
+  int err, nr, arg, kind, count_arg;
+  unsigned int size;
+  if (!PyList_Check(list))
+    return PyErr_Format(PyExc_TypeError, "set_pointer_checks takes a list");
+  n = PyList_GET_SIZE(list);
+  if ((checks = PyMem_Calloc((size_t)n + 1, sizeof *checks)) == NULL)
+    return PyErr_NoMemory();
+  for (i = 0; i < n; i++) {
+    if (!PyArg_ParseTuple(PyList_GET_ITEM(list, i), "iiiiI", &nr, &arg, &kind, &count_arg,
+                          &size) ||
+        nr < 0 || nr >= LT_MAX_NR || arg < 0 || arg > 5 || kind <= 0 ||
+        kind >= LT_PTR_KINDS || count_arg < -1 || count_arg > 5) {
+      PyMem_Free(checks);
+      if (!PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "bad pointer check at %zd", i);
+      return NULL;
+    }
+    checks[i] = (struct lt_pointer_arg){(uint16_t)nr, (uint8_t)arg, (uint8_t)kind,
+                                        (int8_t)count_arg, size};
+  }
+  err = lt_pointer_checks_set(&self->h.pointers, checks, (uint32_t)n);
+  PyMem_Free(checks);
+  if (err == -ENOMEM)
+    return PyErr_NoMemory();
+  if (err != 0)
+    return PyErr_Format(PyExc_ValueError, "pointer checks must be sorted by number");
+  Py_RETURN_NONE;
+}
+
+static PyObject *Hook_keep_opened(EmulateHookObject *self, PyObject *arg) {
+  long long result = PyLong_AsLongLong(arg);
+  (void)self;
+  if (result == -1 && PyErr_Occurred())
+    return NULL;
+  return PyLong_FromLongLong(lt_keep_opened(result));
+}
+
+static PyObject *Hook_check_pointers(EmulateHookObject *self, PyObject *args) {
+  long long a[6] = {0};
+  int64_t v[6];
+  int nr, i;
+  if (!PyArg_ParseTuple(args, "i(LLLLLL)", &nr, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5]))
+    return NULL;
+  for (i = 0; i < 6; i++)
+    v[i] = a[i];
+  return PyLong_FromLong(lt_check_guest_pointers(&self->h.pointers, &self->h.map, nr, v));
+}
+
 /* Unicorn's own x86 MMU (False) or the guest map (True) fills the TLB. */
 static PyObject *Hook_use_own_tlb(EmulateHookObject *self, PyObject *arg) {
   struct emu_hook *h = &self->h;
@@ -388,8 +449,13 @@ static PyMethodDef Hook_methods[] = {
      "unmap(start, end): [start, end) is no longer guest memory"},
     {"forget_code", (PyCFunction)Hook_forget_code, METH_VARARGS,
      "forget_code(start, end): drop translated code of [start, end)"},
-    {"forget_code", (PyCFunction)Hook_forget_code, METH_VARARGS,
-     "forget_code(start, end): drop translated code of [start, end)"},
+    {"set_pointer_checks", (PyCFunction)Hook_set_pointer_checks, METH_O,
+     "set_pointer_checks([(nr, arg, kind, count_arg, size), ...]): what forwarded calls "
+     "may point at (guest_pointers.h), sorted by nr"},
+    {"keep_opened", (PyCFunction)Hook_keep_opened, METH_O,
+     "keep_opened(result): an open's result, or -EACCES if it opened a /proc/PID/mem"},
+    {"check_pointers", (PyCFunction)Hook_check_pointers, METH_VARARGS,
+     "check_pointers(nr, args): 0 if the call may be forwarded, else -EFAULT"},
     {"use_own_tlb", (PyCFunction)Hook_use_own_tlb, METH_O,
      "use_own_tlb(yes): fill Unicorn's TLB from the guest map, or let its MMU"},
     {"take_fault", (PyCFunction)Hook_take_fault, METH_NOARGS,

@@ -90,3 +90,27 @@ void guest_map_free(struct guest_map *m) {
   free(m->ranges);
   memset(m, 0, sizeof *m);
 }
+
+int guest_map_covers(const struct guest_map *m, uint64_t start, uint64_t len, int need) {
+  uint64_t end = start + len, at = start;
+  size_t i;
+  if (end < start)
+    return 0; /* wraps around */
+  for (i = first_after(m, start); at < end; i++) {
+    if (i >= m->count || m->ranges[i].start > at || (m->ranges[i].perms & need) != need)
+      return 0;
+    at = m->ranges[i].end;
+  }
+  return 1;
+}
+
+uint64_t guest_map_readable_from(const struct guest_map *m, uint64_t addr) {
+  uint64_t at = addr;
+  size_t i;
+  for (i = first_after(m, addr); i < m->count; i++) {
+    if (m->ranges[i].start > at || !(m->ranges[i].perms & 1 /* PROT_READ */))
+      break;
+    at = m->ranges[i].end;
+  }
+  return at - addr;
+}

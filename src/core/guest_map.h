@@ -28,6 +28,10 @@ int guest_map_set(struct guest_map *m, uint64_t start, uint64_t end, int perms);
 int guest_map_clear(struct guest_map *m, uint64_t start, uint64_t end);
 /* The permissions at `addr`, or -1 if it is not guest memory. */
 int guest_map_perms(const struct guest_map *m, uint64_t addr);
+/* Is all of [start, start+len) guest memory with at least the permissions `need`? */
+int guest_map_covers(const struct guest_map *m, uint64_t start, uint64_t len, int need);
+/* How many bytes from `addr` on are readable guest memory without a gap. */
+uint64_t guest_map_readable_from(const struct guest_map *m, uint64_t addr);
 void guest_map_free(struct guest_map *m);
 
 #endif

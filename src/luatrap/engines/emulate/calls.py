@@ -383,6 +383,12 @@ EMULATED = {
     # falls back to non-robust futexes.
     "set_robust_list": enosys, "get_robust_list": enosys, "rseq": enosys,
     "remap_file_pages": enosys,
+    # The kernel would read and write wherever the submitted entries point, long after
+    # any check: luatrap's own memory included. Programs fall back to plain calls.
+    "io_uring_setup": enosys, "io_setup": enosys,
+    # Another process's memory may be another luatrap's (a guest's parent or child), and
+    # this process's is luatrap's: as qemu-user, no debugging calls (ENOSYS).
+    "ptrace": enosys, "process_vm_readv": enosys, "process_vm_writev": enosys,
     "modify_ldt": enosys, "seccomp": enosys, "prctl": prctl,
     "exit": exit_, "exit_group": exit_group,
     "rt_sigaction": rt_sigaction, "rt_sigprocmask": rt_sigprocmask,

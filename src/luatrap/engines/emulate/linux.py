@@ -15,22 +15,22 @@ import json
 import os
 import resource
 import signal
-import struct
 import threading
 
 from luatrap import _core
 from luatrap.engines.base import EngineError, Program
-from luatrap.engines.emulate import calls, host, loader, processes
+from luatrap.engines.emulate import calls, guest_pointers, host, loader, processes
 from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.calls import DONE, OUTSIDE
 from luatrap.engines.emulate.cpu import Cpu
+from luatrap.engines.emulate.foreign import OPEN_CALLS, X32_BIT, ForeignCalls
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.engines.emulate.threads import CpuLock, GuestThread
 from luatrap.engines.emulate.watcher import Watcher, block_signals
 from luatrap.engines.process_memory import ProcessMemory
 from luatrap.session import RunNow, Session
-from luatrap.syscalls import compat, table
+from luatrap.syscalls import table
 
 host_syscall = host.syscall
 NEVER_BLOCK = table.never_waits()
@@ -45,16 +45,14 @@ EPIPE_SIGNALS = {-errno.EPIPE: signal.SIGPIPE, -errno.EFBIG: signal.SIGXFSZ}
 FAULT_SIGNALS = {0: (signal.SIGFPE, 1), 1: (signal.SIGTRAP, 1), 3: (signal.SIGTRAP, 0x80),
                  4: (signal.SIGSEGV, 0x80), 5: (signal.SIGSEGV, 0x80), 6: (signal.SIGILL, 2),
                  13: (signal.SIGSEGV, 0x80), 16: (signal.SIGFPE, 0)}
-X32_BIT = 0x40000000
 SEGV_MAPERR, SEGV_ACCERR, ILL_ILLOPN = 1, 2, 2  # si_code values
 # The C hook's routes (src/core/emulate_hook.c): Python, the host (may block), the host
 # (never blocks, so also while other guest threads wait for the CPU).
 ROUTE_PYTHON, ROUTE_HOST, ROUTE_HOST_NEVER_BLOCKS = 0, 1, 2
 MAX_ROUTED = 1024
-UNREADABLE = object()  # socketcall's argument array could not be read
 
 
-class Emulator:
+class Emulator(ForeignCalls):
     """One guest process: its CPU, memory, threads and signal state."""
 
     def __init__(self, session: Session) -> None:
@@ -76,16 +74,13 @@ class Emulator:
         self.stops = set(session.hooked)
         self.tracing = session.tracing
         self.emulated = calls.table()
-        ruled = {table.name_of(nr) for nr in session.hooked}
-        self.i386_ruled, self.x32_ruled = compat.foreign_numbers(ruled)
-        self.i386_of, self.x32_of = compat.i386_of(), compat.x32_of()
-        self.i386_emulated = calls.foreign_table(compat.i386_names())
-        self.x32_emulated = calls.foreign_table(compat.x32_names())
+        self.init_foreign(session)
         self.signals.on_post = self.note_signals
         self.hook = _core.EmulateHook(regs.LIBRARY, self.cpu.uc, self._guarded(self.on_syscall),
                                       self._guarded(self.after_host_call),
                                       session.rules.core if session.rules else None)
         self._set_routes(session)
+        self.hook.set_pointer_checks(guest_pointers.table())
         self.hook.install()
         self.cpu.guest_map = self.hook
         self.cpu.hook_interrupt(self.on_interrupt)
@@ -184,6 +179,8 @@ class Emulator:
                 args = self.take_wait_mask(t, nr, args)
         except GuestFault:
             return -errno.EFAULT
+        if self.hook.check_pointers(nr, tuple(args)):
+            return -errno.EFAULT  # it would reach luatrap's own memory
         if len(self.threads) > 1 and nr not in NEVER_BLOCK:
             t.call = (nr, list(args), request)
             return OUTSIDE
@@ -208,6 +205,8 @@ class Emulator:
             # an EINTR for nobody's signal (a stray kick): make the call again
         if t.saved_mask is not None:  # a wait with its own mask ended without a signal
             t.mask, t.saved_mask = t.saved_mask, None
+        if result >= 0 and nr & ~X32_BIT in OPEN_CALLS:
+            result = self.hook.keep_opened(result)  # not a /proc/PID/mem
         if result in EPIPE_SIGNALS:
             self.take_host_signal(t, EPIPE_SIGNALS[result])
         return result
@@ -231,52 +230,6 @@ class Emulator:
         if signal.sigtimedwait({signo}, 0) is not None:
             self.signals.post(signo, sig.make_info(signo, sig.SI_KERNEL), t, self.threads)
 
-    def x32_call(self, t: GuestThread, nr: int, args) -> object:
-        """An x32 call: its rule decides as for the x86_64 call; else the host answers."""
-        target = self.x32_ruled.get(nr & ~X32_BIT)
-        if target is not None:
-            decision = self.session.on_syscall(t.tid, target, args)
-            if decision is not None:
-                return self.decide_foreign(t, self.run_x32, nr, args, target, decision)
-        return self.run_x32(t, nr, args)
-
-    def run_x32(self, t: GuestThread, nr: int, args) -> object:
-        handler = self.x32_emulated.get(nr & ~X32_BIT)
-        if handler is not None:
-            return self.foreign_emulated(handler, t, args)
-        return self.host_call(t, nr, args)
-
-    def decide_foreign(self, t: GuestThread, run, nr: int, args, hooked_nr: int,
-                       decision) -> object:
-        """Carry out a rule's decision for an i386 or x32 call `nr` (its x86_64 twin
-        `hooked_nr`): the calls its hook runs are made in the caller's own ABI, as on
-        the native engine; one that ABI lacks gives the hook ENOSYS."""
-        result = None
-        while decision.__class__ is RunNow:
-            foreign = self.foreign_number(nr, hooked_nr, decision.nr)
-            result = (run(t, foreign, list(decision.args)) if foreign is not None
-                      else -errno.ENOSYS)
-            decision = self.session.resume(t.tid, decision, result)
-        if decision is None:  # let the call run: the hook's last call was it
-            return result if result is not None else run(t, nr, args)
-        return decision
-
-    def foreign_number(self, nr: int, hooked_nr: int, now_nr: int) -> int | None:
-        """The number, in the ABI of call `nr`, of x86_64 call `now_nr` (see
-        src/core/foreign_calls.c, which does the same for the native engine)."""
-        x32 = bool(nr & X32_BIT)
-        if now_nr == hooked_nr and (x32 or nr != compat.I386_SOCKETCALL):
-            return nr
-        found = (self.x32_of if x32 else self.i386_of).get(now_nr)
-        return None if found is None else found | (X32_BIT if x32 else 0)
-
-    def foreign_emulated(self, handler, t: GuestThread, args: list[int]) -> object:
-        """An i386 or x32 call that must not reach the host kernel (calls.foreign_table)."""
-        try:
-            return handler(self, t, *args)
-        except GuestFault:
-            return -errno.EFAULT
-
     # -- interrupts and faults -------------------------------------------------------
     def on_interrupt(self, vector: int) -> None:
         t = self.current
@@ -290,41 +243,6 @@ class Emulator:
             return
         t.fault = FAULT_SIGNALS.get(vector, (signal.SIGSEGV, 0x80)) + (None,)
         self.cpu.stop()
-
-    def i386_call(self, t: GuestThread, nr: int, args: list[int]) -> object:
-        """An `int 0x80` call: ruled if its x86_64 twin is ruled; run by the host kernel
-        unless it would act on luatrap's own process (calls.foreign_table)."""
-        target = self.i386_ruled.get(nr)
-        if target is not None:
-            mapped = self.map_i386(nr, target, args)
-            if mapped is UNREADABLE:
-                return -errno.EFAULT  # as the kernel would; the array could change after
-            if mapped is not None:
-                decision = self.session.on_syscall(t.tid, *mapped)
-                if decision is not None:
-                    return self.decide_foreign(t, self.run_i386, nr, args, mapped[0],
-                                               decision)
-        return self.run_i386(t, nr, args)
-
-    def run_i386(self, t: GuestThread, nr: int, args: list[int]) -> object:
-        handler = self.i386_emulated.get(nr)
-        if handler is not None:
-            return self.foreign_emulated(handler, t, args)
-        return host.int80(nr, *[a & 0xFFFFFFFF for a in args])
-
-    def map_i386(self, nr: int, target: int, args: list[int]) -> tuple[int, list[int]] | None:
-        """The x86_64 call an i386 call reaches, socketcall's arguments read from its
-        array; None if it reaches none, UNREADABLE if the array cannot be read."""
-        if nr != compat.I386_SOCKETCALL:
-            return target, args
-        sub = compat.socketcall_target(args[0])
-        if sub is None:
-            return None
-        try:
-            words = struct.unpack(f"<{sub[1]}I", self.memory.read(args[1], 4 * sub[1]))
-        except GuestFault:
-            return UNREADABLE
-        return sub[0], [*words, *[0] * (6 - sub[1])]
 
     # -- running a thread ----------------------------------------------------------
     def run_thread(self, t: GuestThread) -> None:

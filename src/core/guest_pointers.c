@@ -1,0 +1,176 @@
+/*
+** guest_pointers.c - a forwarded call's pointers, checked against the guest map.
+**
+** While the hook runs, the calling guest thread holds the CPU: no guest code runs, so
+** the iovec and msghdr arrays read here are the ones the kernel will read. (A blocking
+** call of another guest thread that the kernel completes into such an array in that
+** instant could still change it: see docs/security.md.)
+*/
+#define _GNU_SOURCE
+#include "guest_pointers.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#define MAX_STRING 4096 /* PATH_MAX: longer strings fail in the kernel anyway */
+#define MAX_VECTOR 1024 /* UIO_MAXIOV */
+#define FUTEX_OP_MASK 0x7f /* without FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME */
+
+int lt_pointer_checks_set(struct lt_pointer_checks *P, const struct lt_pointer_arg *args,
+                          uint32_t n) {
+  struct lt_pointer_arg *copy = NULL;
+  uint32_t i, nr;
+  for (i = 0; i < n; i++)
+    if (args[i].nr >= LT_MAX_NR || args[i].arg >= 6 || args[i].kind == 0 ||
+        args[i].kind >= LT_PTR_KINDS || args[i].count_arg >= 6 ||
+        (i > 0 && args[i].nr < args[i - 1].nr))
+      return -EINVAL;
+  if (n > 0 && (copy = malloc(n * sizeof *copy)) == NULL)
+    return -ENOMEM;
+  if (n > 0)
+    memcpy(copy, args, n * sizeof *copy);
+  free(P->args);
+  P->args = copy;
+  for (nr = 0, i = 0; nr <= LT_MAX_NR; nr++) {
+    while (i < n && args[i].nr < nr)
+      i++;
+    P->first[nr] = i;
+  }
+  return 0;
+}
+
+void lt_pointer_checks_free(struct lt_pointer_checks *P) {
+  free(P->args);
+  memset(P, 0, sizeof *P);
+}
+
+static int need_of(int kind) {
+  switch (kind) {
+  case LT_PTR_READ: case LT_PTR_STRING: case LT_PTR_IOVEC_READ: case LT_PTR_MSGHDR_READ:
+    return PROT_READ;
+  case LT_PTR_WRITE: case LT_PTR_IOVEC_WRITE:
+    return PROT_WRITE;
+  default:
+    return 0;
+  }
+}
+
+/* [p, p+n) is guest memory the kernel may use as `need` says (NULL: the kernel's). */
+static int buffer_ok(const struct guest_map *m, uint64_t p, uint64_t n, int need) {
+  return p == 0 || n == 0 || guest_map_covers(m, p, n, need);
+}
+
+static int string_ok(const struct guest_map *m, uint64_t p) {
+  uint64_t readable;
+  if (p == 0)
+    return 1;
+  readable = guest_map_readable_from(m, p);
+  if (readable > MAX_STRING)
+    readable = MAX_STRING;
+  return readable > 0 && memchr((const void *)(uintptr_t)p, '\0', (size_t)readable) != NULL;
+}
+
+static int iovecs_ok(const struct guest_map *m, uint64_t p, uint64_t count, int need) {
+  const struct iovec *iov = (const struct iovec *)(uintptr_t)p;
+  uint64_t i;
+  if (p == 0 || count == 0)
+    return 1;
+  if (count > MAX_VECTOR) /* the kernel's EINVAL, before it reads anything */
+    return 1;
+  if (!guest_map_covers(m, p, count * sizeof *iov, PROT_READ))
+    return 0;
+  for (i = 0; i < count; i++)
+    if (!buffer_ok(m, (uintptr_t)iov[i].iov_base, iov[i].iov_len, need))
+      return 0;
+  return 1;
+}
+
+static int msghdr_ok(const struct guest_map *m, uint64_t p, int receive) {
+  const struct msghdr *msg = (const struct msghdr *)(uintptr_t)p;
+  int need = receive ? PROT_WRITE : PROT_READ;
+  if (p == 0)
+    return 1;
+  if (!guest_map_covers(m, p, sizeof *msg, PROT_READ | (receive ? PROT_WRITE : 0)))
+    return 0;
+  return buffer_ok(m, (uintptr_t)msg->msg_name, msg->msg_namelen, need) &&
+         buffer_ok(m, (uintptr_t)msg->msg_control, msg->msg_controllen, need) &&
+         iovecs_ok(m, (uintptr_t)msg->msg_iov, msg->msg_iovlen, need);
+}
+
+static int mmsghdrs_ok(const struct guest_map *m, uint64_t p, uint64_t count, int receive) {
+  uint64_t i;
+  if (p == 0 || count == 0)
+    return 1;
+  if (count > MAX_VECTOR)
+    count = MAX_VECTOR; /* the kernel takes no more */
+  if (!guest_map_covers(m, p, count * sizeof(struct mmsghdr), PROT_READ | PROT_WRITE))
+    return 0;
+  for (i = 0; i < count; i++)
+    if (!msghdr_ok(m, p + i * sizeof(struct mmsghdr), receive))
+      return 0;
+  return 1;
+}
+
+static int one_ok(const struct lt_pointer_arg *c, const struct guest_map *m,
+                  const int64_t args[6]) {
+  uint64_t p = (uint64_t)args[c->arg];
+  uint64_t count = c->count_arg >= 0 ? (uint64_t)args[(int)c->count_arg] : 1;
+  switch (c->kind) {
+  case LT_PTR_STRING:
+    return string_ok(m, p);
+  case LT_PTR_IOVEC_READ: case LT_PTR_IOVEC_WRITE:
+    return iovecs_ok(m, p, count, need_of(c->kind));
+  case LT_PTR_MSGHDR_READ: case LT_PTR_MSGHDR_WRITE:
+    return msghdr_ok(m, p, c->kind == LT_PTR_MSGHDR_WRITE);
+  case LT_PTR_MMSGHDR_READ: case LT_PTR_MMSGHDR_WRITE:
+    return mmsghdrs_ok(m, p, count, c->kind == LT_PTR_MMSGHDR_WRITE);
+  case LT_PTR_FUTEX_SECOND: /* REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT_/CMP_REQUEUE_PI */
+    switch (args[1] & FUTEX_OP_MASK) {
+    case 3: case 4: case 5: case 11: case 12:
+      return buffer_ok(m, p, c->size, 0);
+    default:
+      return 1;
+    }
+  default:
+    if (c->count_arg >= 0 && count > UINT64_MAX / (c->size ? c->size : 1))
+      return 0;
+    return buffer_ok(m, p, count * c->size, need_of(c->kind));
+  }
+}
+
+int lt_check_guest_pointers(const struct lt_pointer_checks *P, const struct guest_map *m,
+                            int nr, const int64_t args[6]) {
+  uint32_t i;
+  if (P->args == NULL || nr < 0 || nr >= LT_MAX_NR)
+    return 0;
+  for (i = P->first[nr]; i < P->first[nr + 1]; i++)
+    if (!one_ok(&P->args[i], m, args))
+      return -EFAULT;
+  return 0;
+}
+
+#define PROC_SUPER_MAGIC 0x9fa0
+
+int64_t lt_keep_opened(int64_t result) {
+  struct statfs fs;
+  char link[64], target[256];
+  ssize_t n;
+  if (result < 0 || fstatfs((int)result, &fs) != 0 || fs.f_type != PROC_SUPER_MAGIC)
+    return result;
+  snprintf(link, sizeof link, "/proc/self/fd/%d", (int)result);
+  n = readlink(link, target, sizeof target - 1);
+  if (n < 4)
+    return result;
+  target[n] = '\0';
+  if (strcmp(target + n - 4, "/mem") != 0)
+    return result;
+  close((int)result);
+  return -EACCES;
+}

@@ -1,0 +1,39 @@
+"""Hostile programs: each tries a route around the rules or into luatrap itself, on
+every engine, as root and as user nobody, with a control showing what it reaches
+without luatrap. (More routes: test_processes.py for 32-bit and x32 calls,
+test_reliability.py for the native supervisor, test_rule_api.py for rules that fail.)"""
+from __future__ import annotations
+
+import pytest
+
+from conftest import as_nobody, luatrap, native_run
+
+LUATRAP_MEMORY_ROUTES = {
+    "read": "Bad address", "readv": "Bad address", "recvfrom": "Bad address",
+    "process_vm_writev": "Function not implemented", "clock_gettime": "Bad address",
+    "open /proc/self/mem": "Permission denied", "survived": ""}
+
+
+def _outcome(stdout: str) -> dict[str, str]:
+    return dict((line.split(": ", 1) + [""])[:2] for line in stdout.splitlines())
+
+
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_the_program_cannot_write_into_luatrap(engine, cprog, user, open_tmp, request):
+    """Under the emulate engine luatrap shares the program's address space: a pointer
+    to luatrap's memory, handed to a forwarded call, gets EFAULT; /proc/self/mem and
+    the debugging calls are refused. Natively there is nothing of luatrap's to aim at."""
+    program = open_tmp / "reach_luatrap_memory"
+    program.write_bytes(cprog("reach_luatrap_memory").read_bytes())
+    program.chmod(0o755)
+    assert native_run(program).stdout == "nothing to aim at\n"  # the program's own view
+    if user == "root":
+        r = luatrap(program, engine=engine)
+    else:
+        request.getfixturevalue("nobody_can_run_luatrap")
+        r = as_nobody("-m", "luatrap", "--engine", engine, str(program), cwd=open_tmp)
+    assert r.returncode == 0, r.stderr
+    if engine == "native":
+        assert r.stdout == "nothing to aim at\n"
+    else:  # luatrap's Python, Unicorn and C core are there to aim at ...
+        assert _outcome(r.stdout) == LUATRAP_MEMORY_ROUTES  # ... and out of reach
