@@ -3,7 +3,9 @@
 ** rule uses c_do_syscall (it must run in the program's own thread, and its result be
 ** seen), and, when tracing, every call.
 **
-** Python's supervisor waits for the stops and hands each seccomp or syscall stop here.
+** The supervisor's thread (the tracer: only it may) calls reap(), which takes the
+** waiting stops: seccomp and syscall stops are served here, the rest (new tasks, execs,
+** signals, exits) go back to Python.
 ** Read top to bottom:
 **
 **   on_seccomp_stop  a call stopped at its entry (an i386 or x32 one as the x86_64
@@ -22,9 +24,12 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "foreign_calls.h"
 #include "module.h"
@@ -49,6 +54,7 @@ struct traced_calls {
   struct injection injections[MAX_INJECTIONS];
   pid_t *awaiting;                    /* tracing: threads whose call's result we want */
   size_t awaiting_count, awaiting_size;
+  pid_t own_tid;                      /* its seccomp stops are luatrap's own execve's */
 };
 
 typedef struct {
@@ -308,16 +314,13 @@ static PyObject *carry_out(struct traced_calls *t, pid_t tid, struct injection *
   Py_RETURN_NONE;
 }
 
-static PyObject *on_seccomp_stop(TracedCallsObject *self, PyObject *args) {
-  struct traced_calls *t = &self->t;
+static PyObject *seccomp_stop(struct traced_calls *t, pid_t tid, int skip_hooks) {
   struct user_regs_struct regs;
   struct lt_raw_call call;
   struct lt_decision d;
   struct injection *inj;
   int64_t a[6];
-  int tid, skip_hooks, nr;
-  if (!PyArg_ParseTuple(args, "ip", &tid, &skip_hooks))
-    return NULL;
+  int nr;
   if (ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0 || stopped_call(tid, &call) != 0)
     Py_RETURN_NONE; /* it died meanwhile; its exit follows */
   if (injection_of(t, tid) != NULL) { /* the hook's own call: run it */
@@ -378,15 +381,11 @@ static int restarts(long long result) { /* the kernel's "restart me" results */
   return result == -512 || result == -513 || result == -514 || result == -516;
 }
 
-static PyObject *on_syscall_stop(TracedCallsObject *self, PyObject *args) {
-  struct traced_calls *t = &self->t;
+static PyObject *syscall_stop(struct traced_calls *t, pid_t tid) {
   struct user_regs_struct regs;
   struct lt_decision d;
   struct injection *inj;
   long long result;
-  int tid;
-  if (!PyArg_ParseTuple(args, "i", &tid))
-    return NULL;
   inj = injection_of(t, tid);
   if (inj == NULL) {
     if (stop_awaiting(t, tid) && ptrace(PTRACE_GETREGS, tid, 0, &regs) == 0) {
@@ -428,6 +427,77 @@ static PyObject *on_syscall_stop(TracedCallsObject *self, PyObject *args) {
       PyErr_WriteUnraisable(t->on_result);
   }
   return carry_out(t, tid, inj, &regs, d, 1, 1, result);
+}
+
+static PyObject *on_seccomp_stop(TracedCallsObject *self, PyObject *args) {
+  int tid, skip_hooks;
+  if (!PyArg_ParseTuple(args, "ip", &tid, &skip_hooks))
+    return NULL;
+  return seccomp_stop(&self->t, tid, skip_hooks);
+}
+
+static PyObject *on_syscall_stop(TracedCallsObject *self, PyObject *args) {
+  int tid;
+  if (!PyArg_ParseTuple(args, "i", &tid))
+    return NULL;
+  return syscall_stop(&self->t, tid);
+}
+
+/* ------------------------------------------------------------------ waiting */
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Take every task state change that is waiting; serve the seccomp and syscall stops
+** here, and hand the rest to Python. A thread resumed from a stop often stops again
+** within microseconds (the exit of its hook's call, its next traced call), and sleeping
+** costs two cross-CPU wake-ups, so after each stop this keeps asking waitpid for `spin`
+** seconds (never longer than `total` in all). Returns ([(tid, status), ...], alive). */
+static PyObject *reap(TracedCallsObject *self, PyObject *args) {
+  struct traced_calls *t = &self->t;
+  PyObject *events, *r;
+  double spin, total, spin_until, give_up, at;
+  int status, alive = 1, err;
+  pid_t tid;
+  if (!PyArg_ParseTuple(args, "dd", &spin, &total))
+    return NULL;
+  if ((events = PyList_New(0)) == NULL)
+    return NULL;
+  at = now();
+  spin_until = at + spin, give_up = at + total;
+  for (;;) {
+    Py_BEGIN_ALLOW_THREADS
+    do {
+      tid = waitpid(-1, &status, __WALL | WNOHANG);
+      err = errno;
+    } while (tid == 0 && (at = now()) < spin_until && at < give_up);
+    Py_END_ALLOW_THREADS
+    if (tid == 0)
+      break;
+    if (tid < 0) {
+      alive = err != ECHILD;
+      break;
+    }
+    if (WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+      r = syscall_stop(t, tid);
+    } else if (WIFSTOPPED(status) && status >> 16 == PTRACE_EVENT_SECCOMP) {
+      r = seccomp_stop(t, tid, tid == t->own_tid);
+    } else {
+      r = Py_BuildValue("(ii)", (int)tid, status);
+      if (r != NULL && PyList_Append(events, r) < 0)
+        Py_CLEAR(r);
+    }
+    if (r == NULL) {
+      Py_DECREF(events);
+      return NULL;
+    }
+    Py_DECREF(r);
+    spin_until = now() + spin;
+  }
+  return Py_BuildValue("(Ni)", events, alive);
 }
 
 static PyObject *forget(TracedCallsObject *self, PyObject *arg) {
@@ -507,10 +577,33 @@ static PyMethodDef Traced_methods[] = {
      "on_seccomp_stop(tid, skip_hooks): a ruled call stopped at its entry"},
     {"on_syscall_stop", (PyCFunction)on_syscall_stop, METH_VARARGS,
      "on_syscall_stop(tid): a syscall-entry or -exit stop"},
+    {"reap", (PyCFunction)reap, METH_VARARGS,
+     "reap(spin, total): serve waiting stops; ([(tid, status) for Python], alive)"},
     {"forget", (PyCFunction)forget, METH_O, "forget(tid): the thread is gone"},
     {"restart_request", (PyCFunction)restart_request, METH_O,
      "restart_request(tid): how to resume tid after an unrelated stop"},
     {NULL, NULL, 0, NULL},
+};
+
+static PyObject *Traced_get_own_tid(TracedCallsObject *self, void *c) {
+  (void)c;
+  return PyLong_FromLong(self->t.own_tid);
+}
+
+static int Traced_set_own_tid(TracedCallsObject *self, PyObject *value, void *c) {
+  long tid = value ? PyLong_AsLong(value) : 0;
+  (void)c;
+  if (tid == -1 && PyErr_Occurred())
+    return -1;
+  self->t.own_tid = (pid_t)tid;
+  return 0;
+}
+
+static PyGetSetDef Traced_getset[] = {
+    {"own_tid", (getter)Traced_get_own_tid, (setter)Traced_set_own_tid,
+     "the task whose seccomp stops are luatrap's own (before the program's execve), or 0",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 PyTypeObject TracedCallsType = {
@@ -523,4 +616,5 @@ PyTypeObject TracedCallsType = {
     .tp_init = (initproc)Traced_init,
     .tp_dealloc = (destructor)Traced_dealloc,
     .tp_methods = Traced_methods,
+    .tp_getset = Traced_getset,
 };

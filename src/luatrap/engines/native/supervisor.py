@@ -10,11 +10,9 @@ and the calls whose hook uses c_do_syscall.
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import select
 import signal
-import time
 
 from luatrap import _core
 from luatrap.engines.native import kernel as k
@@ -25,7 +23,6 @@ from luatrap.session import Session
 from luatrap.syscalls import table
 
 _STOPPING = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
-_SYSCALL_STOP = signal.SIGTRAP | 0x80
 # A thread resumed from a ptrace stop often stops again within microseconds (the exit of
 # a call run for its hook, its next traced call). Sleeping in poll() then costs two
 # cross-CPU wake-ups, measured at several times the stop itself, so after a stop we keep
@@ -56,7 +53,7 @@ class Supervisor:
                    if session.tracing else (None, None, None))
         self.traced = _core.TracedCalls(session.rules.core if session.rules else None,
                                         foreign, self.notifications, *tracing)
-        self._status = ctypes.c_int()
+        self.traced.own_tid = main_pid  # until its execve of the program
         self._regs = k.UserRegs()
         self._restartable = table.never_waits() & {
             nr for nr, needs_ptrace in session.hooked.items() if not needs_ptrace}
@@ -109,21 +106,12 @@ class Supervisor:
     # ------------------------------------------------------------------ ptrace stops
 
     def _reap(self) -> bool:
-        """Handle every task state change that is waiting; False once none is left."""
-        status = self._status
-        now = time.perf_counter()
-        spin_until, give_up = now + SPIN_SECONDS, now + SPIN_TOTAL
-        while True:
-            tid = k.waitpid(-1, ctypes.byref(status), k.WALL | k.WNOHANG)
-            if tid == 0:
-                now = time.perf_counter()
-                if now < spin_until and now < give_up:
-                    continue
-                return True
-            if tid < 0:
-                return ctypes.get_errno() != errno.ECHILD
-            self._on_wait(tid, status.value)
-            spin_until = time.perf_counter() + SPIN_SECONDS
+        """Handle every task state change that is waiting; False once none is left.
+        Seccomp and syscall stops are served in C (TracedCalls.reap), the rest here."""
+        events, alive = self.traced.reap(SPIN_SECONDS, SPIN_TOTAL)
+        for tid, status in events:
+            self._on_wait(tid, status)
+        return alive
 
     def _on_wait(self, tid: int, s: int) -> None:
         if (s & 0x7F) == 0 or (s & 0xFF) != 0x7F:  # exited or killed
@@ -134,11 +122,7 @@ class Supervisor:
             self.session.thread_gone(tid)
             return
         sig, event = (s >> 8) & 0xFF, s >> 16
-        if sig == _SYSCALL_STOP:
-            self.traced.on_syscall_stop(tid)
-        elif event == k.PTRACE_EVENT_SECCOMP:
-            self.traced.on_seccomp_stop(tid, self.starting and tid == self.main_pid)
-        elif event == k.PTRACE_EVENT_STOP:
+        if event == k.PTRACE_EVENT_STOP:
             if sig in _STOPPING:  # group-stop: stay stopped, but wake on SIGCONT
                 self._ptrace(k.PTRACE_LISTEN, tid)
                 if tid == self.main_pid:
@@ -148,6 +132,7 @@ class Supervisor:
         elif event:
             if event == k.PTRACE_EVENT_EXEC and tid == self.main_pid and self.starting:
                 self.starting = False
+                self.traced.own_tid = 0
                 if self.notifications is not None:
                     self.notifications.starting = False
             self._ptrace(self.traced.restart_request(tid), tid)
