@@ -160,8 +160,9 @@ def nobody_can_run_luatrap(open_tmp):
     need("setpriv")
     _NOBODY_ENV.clear()
     if as_nobody("-c", "import luatrap._core, unicorn").returncode != 0:
-        import luatrap
         import unicorn  # the emulate engine's CPU: its package, library included
+
+        import luatrap
 
         lib = open_tmp / "lib"
         for package in (luatrap, unicorn):

@@ -126,3 +126,22 @@ def test_empty_rules_folder_and_non_syscall_files(engine, rules, cprog):
     assert any(line.startswith(f"luatrap: {folder}/not_a_syscall.lua: 'not_a_syscall' is no "
                                "x86_64 system call") and line.endswith("; ignored")
                for line in r.stderr.splitlines())
+
+
+def test_rules_share_code_through_libraries_of_the_folder(engine, rules, cprog):
+    """`_name.lua` is a library: not a rule, read at start with the rules, run once at
+    its first require; its errors name its own file and line."""
+    folder = rules({
+        "_fake": 'c_log("library loaded")\n'
+                 "return {pid = function() return 1, 4242 end,\n"
+                 "        broken = function() error('inside') end}",
+        "getpid": 'local fake = require("_fake")\nfunction do_syscall() return fake.pid() end',
+        "getppid": 'local fake = require("_fake")\n'
+                   "function do_syscall() return fake.broken() end",
+    })
+    r = luatrap("--rules", folder, PYTHON, "-c",
+                "import os; print(os.getpid(), os.getppid() != 4242)", engine=engine)
+    assert r.stdout == "4242 True\n"
+    assert r.lua_logs == ["[Lua Log] library loaded"]  # once, for both rules
+    assert r.lua_errors == [f"[Lua Error] {folder / 'getppid.lua'}: _fake.lua:3: inside"]
+    assert "no x86_64 system call" not in r.stderr  # a library is not an unknown rule

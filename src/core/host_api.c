@@ -17,6 +17,7 @@
 
 #include <lauxlib.h>
 
+#include "resolve.h"
 #include "rules.h"
 
 #define MAX_STRING 4096          /* default cap of c_read_string, as PATH_MAX */
@@ -248,6 +249,32 @@ static int c_fd_path(lua_State *L) {
   return push_link(L, "c_fd_path", path, 1);
 }
 
+/* c_resolve(path [, dirfd [, follow]]): the object `path` names for the caller. */
+static int c_resolve(lua_State *L) {
+  struct lt_rules *R = rules_of(L);
+  const struct lt_caller *c = R->caller;
+  const char *path = luaL_checkstring(L, 1);
+  int64_t dirfd = lua_isnoneornil(L, 2) ? LT_AT_FDCWD : int_arg(L, 2, "c_resolve", "dirfd");
+  int follow = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
+  char out[LT_PATH_MAX];
+  pid_t pid;
+  int err;
+  if (c == NULL)
+    return luaL_error(L, "c_resolve: no program is running");
+  if (path[0] == '\0') { /* AT_EMPTY_PATH: the descriptor (or directory) itself */
+    lua_settop(L, 0);
+    lua_pushinteger(L, dirfd);
+    return dirfd == LT_AT_FDCWD ? c_cwd(L) : c_fd_path(L);
+  }
+  pid = c->pid > 0 ? c->pid : c->pid == 0 ? getpid() : thread_group(c->tid);
+  if ((err = lt_resolve(pid, c->tid, (int)dirfd, path, follow, out, sizeof out)) != 0) {
+    lt_rules_fault(R, -err);
+    return luaL_error(L, "c_resolve: %s", strerror(-err));
+  }
+  lua_pushstring(L, out);
+  return 1;
+}
+
 /* c_do_syscall(num, a1..a6): yield the request to whoever resumes the hook, which runs
 ** the call and resumes with its result: the value c_do_syscall returns. */
 static int c_do_syscall(lua_State *L) {
@@ -280,6 +307,7 @@ static const luaL_Reg functions[] = {
     {"c_tid", c_tid},
     {"c_cwd", c_cwd},
     {"c_fd_path", c_fd_path},
+    {"c_resolve", c_resolve},
     {"c_do_syscall", c_do_syscall},
     {NULL, NULL},
 };

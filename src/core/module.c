@@ -113,6 +113,21 @@ static PyObject *Rules_add(RulesObject *self, PyObject *args) {
   Py_RETURN_NONE;
 }
 
+static PyObject *Rules_library(RulesObject *self, PyObject *args) {
+  const char *name;
+  Py_buffer source;
+  int err;
+  if (!check_ready(self) || !PyArg_ParseTuple(args, "sy*", &name, &source))
+    return NULL;
+  Py_BEGIN_ALLOW_THREADS
+  err = lt_rules_library(&self->R, name, source.buf, (size_t)source.len);
+  Py_END_ALLOW_THREADS
+  PyBuffer_Release(&source);
+  if (err != 0)
+    return PyErr_NoMemory();
+  Py_RETURN_NONE;
+}
+
 static PyObject *Rules_report(RulesObject *self, PyObject *args) {
   int nr;
   const char *message;
@@ -281,6 +296,8 @@ static int Rules_set_write_guard(RulesObject *self, PyObject *value, void *closu
 static PyMethodDef Rules_methods[] = {
     {"add", (PyCFunction)Rules_add, METH_VARARGS,
      "add(nr, name, path, source, sign32, zero32): a rule file, as read at start"},
+    {"library", (PyCFunction)Rules_library, METH_VARARGS,
+     "library(name, source): a library file (_name.lua) for require, as read at start"},
     {"report", (PyCFunction)Rules_report, METH_VARARGS,
      "report(nr, message): a [Lua Error] line about nr's rule, once"},
     {"name", (PyCFunction)Rules_name, METH_VARARGS, "name(nr, name): for c_syscall_name"},

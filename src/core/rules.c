@@ -286,10 +286,12 @@ void lt_rules_finish(struct lt_rules *R) {
   }
 }
 
-/* The first line of a Lua error; `name.lua:3: msg` becomes `line 3: msg`. */
-static void error_text(lua_State *L, int status, char *out, size_t outlen) {
+/* The first line of a Lua error; `name.lua:3: msg` (the rule's own file) becomes
+** `line 3: msg`; a library's `_lib.lua:3: msg` stays as it is. */
+static void error_text(lua_State *L, int status, const char *name, char *out,
+                       size_t outlen) {
   const char *msg, *end, *colon, *p;
-  size_t len;
+  size_t len, name_len = strlen(name);
   if (status == LUA_ERRMEM) {
     snprintf(out, outlen, "out of memory (the Lua state's memory cap was reached)");
     return;
@@ -310,8 +312,8 @@ static void error_text(lua_State *L, int status, char *out, size_t outlen) {
     return;
   }
   colon = memchr(msg, ':', len);
-  if (colon != NULL && colon - msg > 4 && memcmp(colon - 4, ".lua", 4) == 0 &&
-      memchr(msg, ' ', (size_t)(colon - msg)) == NULL) {
+  if (colon != NULL && (size_t)(colon - msg) == name_len + 4 &&
+      memcmp(msg, name, name_len) == 0 && memcmp(colon - 4, ".lua", 4) == 0) {
     for (p = colon + 1; p < msg + len && *p >= '0' && *p <= '9'; p++)
       ;
     if (p > colon + 1 && p + 1 < msg + len && p[0] == ':' && p[1] == ' ') {
@@ -326,9 +328,51 @@ static void error_text(lua_State *L, int status, char *out, size_t outlen) {
 static void report_lua_error(struct lt_rules *R, lua_State *L, struct lt_rule *rule,
                              int status) {
   char text[MESSAGE_MAX];
-  error_text(L, status, text, sizeof text);
+  error_text(L, status, rule->name, text, sizeof text);
   lua_pop(L, 1);
   lt_rules_report(R, rule, text);
+}
+
+/* ------------------------------------------------------------------ libraries */
+
+/* package.preload's loader of a library: its snapshot, compiled at its first require. */
+static int load_library(lua_State *L) {
+  size_t size;
+  const char *source = lua_tolstring(L, lua_upvalueindex(1), &size);
+  const char *chunkname = lua_tostring(L, lua_upvalueindex(2));
+  if (luaL_loadbufferx(L, source, size, chunkname, "t") != LUA_OK)
+    return lua_error(L);
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+struct library {
+  const char *name, *source;
+  size_t size;
+};
+
+static int p_library(lua_State *L) {
+  const struct library *lib = lua_touserdata(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushlstring(L, lib->source, lib->size);
+  lua_pushfstring(L, "=%s.lua", lib->name);
+  lua_pushcclosure(L, load_library, 2);
+  lua_setfield(L, -2, lib->name);
+  return 0;
+}
+
+int lt_rules_library(struct lt_rules *R, const char *name, const char *source, size_t size) {
+  struct library lib = {name, source, size};
+  int status;
+  pthread_mutex_lock(&R->lock);
+  lua_pushcfunction(R->L, p_library);
+  lua_pushlightuserdata(R->L, &lib);
+  status = lua_pcall(R->L, 1, 0, 0);
+  if (status != LUA_OK)
+    lua_pop(R->L, 1);
+  pthread_mutex_unlock(&R->lock);
+  return status == LUA_OK ? 0 : -ENOMEM;
 }
 
 /* ------------------------------------------------------------------ loading */

@@ -106,6 +106,9 @@ int lt_rules_set_integer(struct lt_rules *R, const char *name, int64_t value);
 ** arguments (bit i: argument i+1); 0 or -errno. */
 int lt_rules_add(struct lt_rules *R, int nr, const char *name, const char *path,
                  const char *source, size_t size, unsigned sign32, unsigned zero32);
+/* A library of the rules folder (`_name.lua`), from its snapshot: `require("_name")`
+** runs it, once, at its first require; 0 or -ENOMEM. */
+int lt_rules_library(struct lt_rules *R, const char *name, const char *source, size_t size);
 void lt_rules_free(struct lt_rules *R);
 
 /* Is there a rule for `nr`? Does its hook use c_do_syscall? */

@@ -49,10 +49,14 @@ class RuleBook:
         self.folder = Path(folder)
         self.log = log
         if sources is None:
-            self.rule_files = self._scan(self.folder)
-            self.sources = {name: _read(path) for name, path in self.rule_files.items()}
+            self.rule_files, self.library_files = self._scan(self.folder)
+            self.sources = {name: _read(path) for name, path in
+                            [*self.rule_files.items(), *self.library_files.items()]}
         else:
-            self.rule_files = {name: self.folder / f"{name}.lua" for name in sources}
+            self.rule_files = {name: self.folder / f"{name}.lua" for name in sources
+                               if not name.startswith("_")}
+            self.library_files = {name: self.folder / f"{name}.lua" for name in sources
+                                  if name.startswith("_")}
             self.sources = dict(sources)
         self.core = _core.Rules(budget, max_memory, log.fd, on_error, deny_on_error)
         for nr, name in enumerate(table.names_by_number()):
@@ -60,6 +64,8 @@ class RuleBook:
                 self.core.name(nr, name)
         for name, value in table.errno_values().items():
             self.core.set_integer(name, value)
+        for name in self.library_files:
+            self.core.library(name, self.sources[name])
         for name, path in self.rule_files.items():
             nr = table.by_name(name).nr
             self.core.add(nr, name, str(path), self.sources[name], *table.narrowed_args(nr))
@@ -68,8 +74,9 @@ class RuleBook:
         """Ruled call numbers -> whether the rule may call c_do_syscall (needs the exit)."""
 
     @staticmethod
-    def _scan(folder: Path) -> dict[str, Path]:
-        """Syscall name -> rule file, for every `<name>.lua` that names a system call."""
+    def _scan(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+        """Syscall name -> rule file, for every `<name>.lua` that names a system call;
+        and library name -> file, for every `_<name>.lua` (loaded with require)."""
         try:
             if not folder.is_dir():
                 if folder.exists():
@@ -78,7 +85,8 @@ class RuleBook:
             entries = sorted(folder / n for n in os.listdir(folder) if n.endswith(".lua"))
         except OSError as e:
             raise RulesError(f"cannot read rules folder {folder}: {e.strerror}") from None
-        return {p.stem: p for p in entries if table.by_name(p.stem) is not None}
+        return ({p.stem: p for p in entries if table.by_name(p.stem) is not None},
+                {p.stem: p for p in entries if p.stem.startswith("_")})
 
     @staticmethod
     def unknown_file_message(path: Path) -> str:
@@ -92,7 +100,8 @@ class RuleBook:
     def unknown_files(self) -> list[Path]:
         """`.lua` files in the folder whose name is no x86_64 system call."""
         return [self.folder / n for n in sorted(os.listdir(self.folder))
-                if n.endswith(".lua") and n[:-4] not in self.rule_files]
+                if n.endswith(".lua") and n[:-4] not in self.rule_files
+                and not n.startswith("_")]
 
     def load(self, name: str) -> bool:
         """Load the rule for call `name` now (as its first call would); True if usable."""
