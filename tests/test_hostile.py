@@ -37,3 +37,33 @@ def test_the_program_cannot_write_into_luatrap(engine, cprog, user, open_tmp, re
         assert r.stdout == "nothing to aim at\n"
     else:  # luatrap's Python, Unicorn and C core are there to aim at ...
         assert _outcome(r.stdout) == LUATRAP_MEMORY_ROUTES  # ... and out of reach
+
+
+READ_THE_PATH = 'function do_syscall(num, dirfd, path) c_log("open " .. c_read_string(path))' \
+                " return 0, 0 end"
+
+
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_a_program_cannot_make_its_memory_unreadable_to_the_rules(engine, cprog, user,
+                                                                    open_tmp, request):
+    """prctl(PR_SET_DUMPABLE, 0) would stop an unprivileged luatrap from reading the
+    program's memory, and every rule that reads a path would fail: the program is told
+    it succeeded, and luatrap goes on reading."""
+    program = open_tmp / "make_undumpable"
+    program.write_bytes(cprog("make_undumpable").read_bytes())
+    program.chmod(0o755)
+    folder = open_tmp / "rules"
+    folder.mkdir()
+    (folder / "openat.lua").write_text(READ_THE_PATH)
+    folder.chmod(0o755)
+    (folder / "openat.lua").chmod(0o644)
+    assert native_run(program, "/etc/hostname").stdout == "prctl 0, open ok\n"
+    args = ["--engine", engine, "--rules", str(folder), str(program), "/etc/hostname"]
+    if user == "root":
+        r = luatrap(*args)
+    else:
+        request.getfixturevalue("nobody_can_run_luatrap")
+        r = as_nobody("-m", "luatrap", *args, cwd=open_tmp)
+    assert r.stdout == "prctl 0, open ok\n", r.stderr
+    assert "[Lua Log] open /etc/hostname" in r.stderr.splitlines()
+    assert "[Lua Error]" not in r.stderr

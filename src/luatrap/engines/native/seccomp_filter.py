@@ -35,6 +35,10 @@ REACH_X86_64 = {101: 1, 310: 0, 311: 0, 434: 0,  # ptrace, process_vm_readv/writ
                 540 | k.X32_SYSCALL_BIT: 0, 434 | k.X32_SYSCALL_BIT: 0}
 REACH_I386 = {26: 1, 347: 0, 348: 0, 434: 0}
 _OFF_ARGS = 16  # seccomp_data.args[0]; each argument 8 bytes, the low word first
+# prctl, per ABI: PR_SET_DUMPABLE 0 would stop an unprivileged luatrap from reading the
+# program's memory (its rules would fail, and fail the calls they check): the program is
+# told it succeeded, and stays dumpable.
+PRCTL_X86_64, PRCTL_I386, PR_SET_DUMPABLE = (157, 157 | k.X32_SYSCALL_BIT), (172,), 4
 
 
 def _guard(reach: dict[int, int], supervisor: int | None) -> list[Insn]:
@@ -52,6 +56,24 @@ def _guard(reach: dict[int, int], supervisor: int | None) -> list[Insn]:
     return out
 
 
+def _stay_dumpable(prctl_numbers: tuple[int, ...]) -> list[Insn]:
+    """'if nr is prctl and its call is PR_SET_DUMPABLE, 0: return 0 without running it'
+    (nr already loaded; loaded again after). 0 is compared as the kernel does, all 64
+    bits of it."""
+    out: list[Insn] = []
+    for nr in prctl_numbers:
+        out += [(_JEQ_K, 0, 8, nr),
+                (_LD_W_ABS, 0, 0, _OFF_ARGS),
+                (_JEQ_K, 0, 5, PR_SET_DUMPABLE),
+                (_LD_W_ABS, 0, 0, _OFF_ARGS + 8),
+                (_JEQ_K, 0, 3, 0),
+                (_LD_W_ABS, 0, 0, _OFF_ARGS + 12),
+                (_JEQ_K, 0, 1, 0),
+                (_RET_K, 0, 0, k.SECCOMP_RET_ERRNO | 0),
+                (_LD_W_ABS, 0, 0, _OFF_NR)]
+    return out
+
+
 def build(native: dict[int, int], i386: dict[int, int], x32: dict[int, int],
           native_default: int = k.SECCOMP_RET_ALLOW,
           supervisor: int | None = None) -> k.SockFprog:
@@ -62,10 +84,12 @@ def build(native: dict[int, int], i386: dict[int, int], x32: dict[int, int],
     native_checks = _returns(native, native_default)
     x32_checks = _returns({nr | k.X32_SYSCALL_BIT: action for nr, action in x32.items()})
     x86_64_part = [(_LD_W_ABS, 0, 0, _OFF_NR), *_guard(REACH_X86_64, supervisor),
+                   *_stay_dumpable(PRCTL_X86_64),
                    (_JSET_K, 1, 0, k.X32_SYSCALL_BIT),
                    (_JA, 0, 0, 1),
                    (_JA, 0, 0, len(native_checks))] + native_checks + x32_checks
     i386_part = [(_LD_W_ABS, 0, 0, _OFF_NR), *_guard(REACH_I386, supervisor),
+                 *_stay_dumpable(PRCTL_I386),
                  *_returns(i386)]
     ins: list[Insn] = [(_LD_W_ABS, 0, 0, _OFF_ARCH),
                        (_JEQ_K, 1, 0, k.AUDIT_ARCH_X86_64),
