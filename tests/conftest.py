@@ -173,3 +173,12 @@ def nobody_can_run_luatrap(open_tmp):
     probe = as_nobody("-c", "import luatrap._core, unicorn")
     if probe.returncode != 0:
         pytest.skip(f"luatrap cannot be imported as nobody here: {probe.stderr[-200:]}")
+    return nobody_can_exec(os.path.realpath(sys.executable))
+
+
+def nobody_can_exec(path: str) -> bool:
+    """Can a process of user nobody execve `path`? (setpriv itself may start a program
+    in a folder nobody may not search, e.g. Python in /root/.pyenv; the emulate engine's
+    execve, which starts luatrap's Python again, then cannot.)"""
+    return subprocess.run([*NOBODY, "/bin/sh", "-c", f"exec '{path}' -c pass"],
+                          capture_output=True, timeout=60).returncode == 0

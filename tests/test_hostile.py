@@ -4,9 +4,15 @@ without luatrap. (More routes: test_processes.py for 32-bit and x32 calls,
 test_reliability.py for the native supervisor, test_rule_api.py for rules that fail.)"""
 from __future__ import annotations
 
+import contextlib
+import shutil
+import socket
+import threading
+import time
+
 import pytest
 
-from conftest import as_nobody, luatrap, native_run
+from conftest import ROOT, as_nobody, luatrap, native_run
 
 LUATRAP_MEMORY_ROUTES = {
     "read": "Bad address", "readv": "Bad address", "recvfrom": "Bad address",
@@ -67,3 +73,71 @@ def test_a_program_cannot_make_its_memory_unreadable_to_the_rules(engine, cprog,
     assert r.stdout == "prctl 0, open ok\n", r.stderr
     assert "[Lua Log] open /etc/hostname" in r.stderr.splitlines()
     assert "[Lua Error]" not in r.stderr
+
+
+NETWORK_ROUTES = ["libc", "syscall", "high-bits", "int80", "socketcall", "thread", "fork",
+                  "vfork", "clone3", "exec"]
+
+
+@contextlib.contextmanager
+def loopback_listener():
+    """A TCP listener on 127.0.0.1: (its port, the list of what reached it)."""
+    received: list[str] = []
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while chunk := conn.recv(100):
+                    data += chunk
+                received.append(data.decode())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], received
+    finally:
+        time.sleep(0.3)  # a late connection still lands before the list is read
+        done.set()
+        thread.join()
+        server.close()
+
+
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_no_route_reaches_the_network_under_no_network(engine, cprog, user, open_tmp,
+                                                       request):
+    """rules_examples/no_network/ against a program that tries every way to a listener
+    on 127.0.0.1: without luatrap each route delivers its name (the control); under it,
+    none does."""
+    program = open_tmp / "exfiltrate"
+    program.write_bytes(cprog("exfiltrate", "-static", "-no-pie").read_bytes())
+    program.chmod(0o755)
+    folder = open_tmp / "no_network"
+    shutil.copytree(ROOT / "rules_examples" / "no_network", folder)
+    for path in [folder, *folder.iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    expected = [("exec-child" if route == "exec" else route) for route in NETWORK_ROUTES]
+    with loopback_listener() as (port, received):
+        for route in NETWORK_ROUTES:
+            native_run(program, str(port), route)
+    assert sorted(received) == sorted(expected)
+    reexec = True
+    if user == "nobody":
+        reexec = request.getfixturevalue("nobody_can_run_luatrap")
+    with loopback_listener() as (port, received):
+        for route, name in zip(NETWORK_ROUTES, expected, strict=True):
+            if route == "exec" and engine == "emulate" and not reexec:
+                continue  # nobody cannot start this machine's Python again (conftest)
+            args = ["--engine", engine, "--rules", str(folder), str(program), str(port), route]
+            r = (luatrap(*args) if user == "root"
+                 else as_nobody("-m", "luatrap", *args, cwd=open_tmp))
+            assert r.stdout == f"{name}: blocked (Permission denied)\n", (route, r.stderr)
+    assert received == []
