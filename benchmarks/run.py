@@ -13,7 +13,8 @@ what holds run to run):
   getpid, `qemu-x86_64` (the seed's design without rules), `strace --inject`
   pinned to one CPU and not, and the floors of the native engine's two paths, bare
   C with no rules: a seccomp notification answered by a thread, two ptrace stops;
-- a compute-bound loop with rare system calls, timed by itself;
+- a compute-bound loop with rare system calls, timed by itself, and the same kind of
+  loop taking a timer signal every 100 µs (what a signal costs under each engine);
 - gzip of a 5 MB tar (compression: the emulated CPU's worst case);
 - a real workload, `tar czf` of a directory tree, under a tracing rule set on
   openat/read/write (strace -f tracing the same calls);
@@ -162,6 +163,20 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
             *compute])
     if QEMU:
         compute_suite["qemu-x86_64"] = (reported, [QEMU, *compute])
+    timer = [str(build(work, "timer_signals")), "100", "20000000" if quick else "300000000"]
+    writing = rules(work, "write", {"write": "function do_syscall() return 0, 0 end"})
+    signals = {
+        "native (no tool)": (reported, timer),
+        "luatrap, no rules": (reported, [*LUATRAP, *timer]),
+        "luatrap, rule on write (not traced)": (reported, [*LUATRAP, *log, "--rules",
+                                                           writing, *timer]),
+        "luatrap, rule on getpid (traced)": (reported, [*LUATRAP, *log, "--rules", faking,
+                                                        *timer]),
+        "luatrap emulate, rule on getpid": (reported, [*EMULATE, *log, "--rules", faking,
+                                                       *timer]),
+    }
+    if QEMU:
+        signals["qemu-x86_64"] = (reported, [QEMU, *timer])
     compression = {
         "native (no tool)": (timed, gzip),
         "luatrap, rule on getpid": (timed, [*LUATRAP, *log, "--rules", faking, *gzip]),
@@ -189,6 +204,7 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
             *EMULATE, *log, "--rules", passing, "/bin/true"]),
     }
     return {"getpid loop (µs per call)": getpid, "compute loop, self-timed (s)": compute_suite,
+            "compute loop under a 100 µs timer signal (s)": signals,
             "gzip -c of a 5 MB tar (s)": compression,
             "tar czf of /usr/include/linux (s)": workload, "start-up (s)": startup}
 

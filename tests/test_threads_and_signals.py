@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import PASS, PYTHON, luatrap, native_run
+from conftest import PASS, PYTHON, luatrap, native_run, need
 
 PASS_ALL = {"getppid": PASS, "futex": PASS, "read": PASS}
 
@@ -126,3 +126,20 @@ def test_fault_handlers_learn_what_and_where(engine, rules, cprog):
     assert alone.stdout.count(": yes") == 3
     r = luatrap("--rules", rules(PASS_ALL), program, engine=engine)
     assert r.stdout == alone.stdout
+
+
+TRACER = "print(open('/proc/self/status').read().split('TracerPid:')[1].split()[0])"
+
+
+def test_the_program_is_traced_only_while_something_needs_the_stops(rules):
+    """A traced task stops at every signal it gets, so the native engine lets go of the
+    program once it runs unless a rule needs ptrace (c_do_syscall, a ruled call that
+    never waits, tracing). Untraced, the program may use ptrace itself."""
+    untraced, traced = rules({"write": PASS}), rules({"getpid": PASS}, name="traced")
+    assert luatrap(PYTHON, "-c", TRACER).stdout == "0\n"
+    assert luatrap("--rules", untraced, PYTHON, "-c", TRACER).stdout == "0\n"
+    assert int(luatrap("--rules", traced, PYTHON, "-c", TRACER).stdout) > 0
+    need("strace")
+    r = luatrap("--rules", untraced, "strace", "-f", "-qq", "-o", "/dev/null",
+                PYTHON, "-c", "print('under strace')")
+    assert r.returncode == 0 and r.stdout == "under strace\n", r.stderr

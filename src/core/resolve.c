@@ -85,9 +85,15 @@ static void go_up(struct walk *w) {
     *slash = '\0'; /* never above the root: "" stays "" */
 }
 
-/* luatrap's name for the caller's `done`: its root in front. */
-static void full_name(const struct walk *w, char *out, size_t outlen) {
-  snprintf(out, outlen, "%s%s", strcmp(w->root, "/") == 0 ? "" : w->root, w->done);
+/* luatrap's name for the caller's `done`: its root in front; 0 or -ENAMETOOLONG. */
+static int full_name(const struct walk *w, char *out, size_t outlen) {
+  const char *root = strcmp(w->root, "/") == 0 ? "" : w->root;
+  size_t r = strlen(root), d = strlen(w->done);
+  if (r + d + 1 > outlen)
+    return -ENAMETOOLONG;
+  memcpy(out, root, r);
+  memcpy(out + r, w->done, d + 1);
+  return 0;
 }
 
 /* "self" and "thread-self" right under /proc are the caller's. */
@@ -106,7 +112,7 @@ static const char *proc_self(const struct walk *w, const char *comp, char *buf, 
 int lt_resolve(pid_t pid, pid_t tid, int dirfd, const char *path, int follow_last, char *out,
                size_t outlen) {
   struct walk w;
-  char comp[256], self[64], name[LT_PATH_MAX + 256], target[LT_PATH_MAX];
+  char comp[256], self[64], name[2 * LT_PATH_MAX], target[LT_PATH_MAX];
   const char *c;
   struct stat st;
   int links = 0, last, err, more;
@@ -145,7 +151,8 @@ int lt_resolve(pid_t pid, pid_t tid, int dirfd, const char *path, int follow_las
     strcat(w.done, c);
     if (last && !follow_last)
       break;
-    full_name(&w, name, sizeof name);
+    if ((err = full_name(&w, name, sizeof name)) != 0)
+      return err;
     if (lstat(name, &st) != 0 || !S_ISLNK(st.st_mode))
       continue; /* a file, a directory, or nothing yet (the kernel's ENOENT) */
     if (++links > MAX_LINKS)

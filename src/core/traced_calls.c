@@ -24,12 +24,15 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/signalfd.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "foreign_calls.h"
 #include "module.h"
@@ -55,6 +58,7 @@ struct traced_calls {
   pid_t *awaiting;                    /* tracing: threads whose call's result we want */
   size_t awaiting_count, awaiting_size;
   pid_t own_tid;                      /* its seccomp stops are luatrap's own execve's */
+  unsigned char restartable[LT_MAX_NR]; /* ruled calls that never wait natively */
 };
 
 typedef struct {
@@ -443,6 +447,23 @@ static PyObject *on_syscall_stop(TracedCallsObject *self, PyObject *args) {
   return syscall_stop(&self->t, tid);
 }
 
+/* A signal is about to be delivered to `tid`. If it came while a ruled call waited for
+** luatrap to even receive its notification, seccomp gave up the wait with
+** -ERESTARTSYS, which a handler without SA_RESTART turns into EINTR: a call that natively
+** never waits must never fail so; it restarts (and meets its rule) after the handler. */
+static void signal_stop(struct traced_calls *t, pid_t tid, int sig) {
+  struct user_regs_struct regs;
+  int resume = PTRACE_CONT;
+  if (ptrace(PTRACE_GETREGS, tid, 0, &regs) == 0 && (long long)regs.rax == -512 &&
+      regs.orig_rax < LT_MAX_NR && t->restartable[regs.orig_rax]) {
+    regs.rax = (unsigned long long)-513; /* -ERESTARTNOINTR */
+    ptrace(PTRACE_SETREGS, tid, 0, &regs);
+  }
+  if (injection_of(t, tid) != NULL || awaiting_index(t, tid) >= 0)
+    resume = PTRACE_SYSCALL;
+  ptrace(resume, tid, 0, sig);
+}
+
 /* ------------------------------------------------------------------ waiting */
 
 static double now(void) {
@@ -451,32 +472,57 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Take every task state change that is waiting; serve the seccomp and syscall stops
-** here, and hand the rest to Python. A thread resumed from a stop often stops again
-** within microseconds (the exit of its hook's call, its next traced call), and sleeping
-** costs two cross-CPU wake-ups, so after each stop this keeps asking waitpid for `spin`
-** seconds (never longer than `total` in all). Returns ([(tid, status), ...], alive). */
+/* Wait for task state changes and serve the seccomp, syscall and signal-delivery stops
+** here; return when Python has something to do: another event (new tasks, execs, exits,
+** group stops), a signal luatrap itself received (to pass on), or no task left. A
+** thread resumed from a stop often stops again within microseconds (the exit of its
+** hook's call, its next traced call), and sleeping costs two cross-CPU wake-ups, so
+** after each stop this keeps asking waitpid for `spin` seconds (never longer than
+** `total` in a row) before it sleeps in poll() on luatrap's signalfd (SIGCHLD).
+** Returns ([(tid, status), ...], [(signo, code), ...], alive). */
 static PyObject *reap(TracedCallsObject *self, PyObject *args) {
   struct traced_calls *t = &self->t;
-  PyObject *events, *r;
+  PyObject *events, *signals, *r;
+  struct signalfd_siginfo info[16];
+  struct pollfd waiting;
   double spin, total, spin_until, give_up, at;
-  int status, alive = 1, err;
+  int status, alive = 1, err, signal_fd, i;
+  ssize_t got;
   pid_t tid;
-  if (!PyArg_ParseTuple(args, "dd", &spin, &total))
+  if (!PyArg_ParseTuple(args, "ddi", &spin, &total, &signal_fd))
     return NULL;
-  if ((events = PyList_New(0)) == NULL)
+  if ((events = PyList_New(0)) == NULL || (signals = PyList_New(0)) == NULL) {
+    Py_XDECREF(events);
     return NULL;
+  }
   at = now();
   spin_until = at + spin, give_up = at + total;
-  for (;;) {
+  while (PyList_GET_SIZE(events) == 0 && PyList_GET_SIZE(signals) == 0) {
     Py_BEGIN_ALLOW_THREADS
     do {
       tid = waitpid(-1, &status, __WALL | WNOHANG);
       err = errno;
     } while (tid == 0 && (at = now()) < spin_until && at < give_up);
+    if (tid == 0) { /* nothing for a while: sleep until a signal (SIGCHLD) comes */
+      waiting.fd = signal_fd, waiting.events = POLLIN, waiting.revents = 0;
+      while (poll(&waiting, 1, -1) < 0 && errno == EINTR)
+        ;
+      while ((got = read(signal_fd, info, sizeof info)) > 0)
+        for (i = 0; i < (int)(got / (ssize_t)sizeof info[0]); i++)
+          if (info[i].ssi_signo != SIGCHLD) {
+            Py_BLOCK_THREADS
+            r = Py_BuildValue("(ii)", (int)info[i].ssi_signo, info[i].ssi_code);
+            if (r == NULL || PyList_Append(signals, r) < 0)
+              PyErr_Clear(); /* cannot pass it on; the program goes on without it */
+            Py_XDECREF(r);
+            Py_UNBLOCK_THREADS
+          }
+      at = now();
+      spin_until = at + spin, give_up = at + total;
+    }
     Py_END_ALLOW_THREADS
     if (tid == 0)
-      break;
+      continue;
     if (tid < 0) {
       alive = err != ECHILD;
       break;
@@ -485,6 +531,9 @@ static PyObject *reap(TracedCallsObject *self, PyObject *args) {
       r = syscall_stop(t, tid);
     } else if (WIFSTOPPED(status) && status >> 16 == PTRACE_EVENT_SECCOMP) {
       r = seccomp_stop(t, tid, tid == t->own_tid);
+    } else if (WIFSTOPPED(status) && status >> 16 == 0) {
+      signal_stop(t, tid, WSTOPSIG(status));
+      r = Py_NewRef(Py_None);
     } else {
       r = Py_BuildValue("(ii)", (int)tid, status);
       if (r != NULL && PyList_Append(events, r) < 0)
@@ -492,12 +541,36 @@ static PyObject *reap(TracedCallsObject *self, PyObject *args) {
     }
     if (r == NULL) {
       Py_DECREF(events);
+      Py_DECREF(signals);
       return NULL;
     }
     Py_DECREF(r);
     spin_until = now() + spin;
   }
-  return Py_BuildValue("(Ni)", events, alive);
+  return Py_BuildValue("(NNi)", events, signals, alive);
+}
+
+static PyObject *set_restartable(TracedCallsObject *self, PyObject *numbers) {
+  PyObject *iter = PyObject_GetIter(numbers), *item;
+  long nr;
+  if (iter == NULL)
+    return NULL;
+  memset(self->t.restartable, 0, sizeof self->t.restartable);
+  while ((item = PyIter_Next(iter)) != NULL) {
+    nr = PyLong_AsLong(item);
+    Py_DECREF(item);
+    if (nr < 0 || nr >= LT_MAX_NR) {
+      Py_DECREF(iter);
+      if (!PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "no call number %ld", nr);
+      return NULL;
+    }
+    self->t.restartable[nr] = 1;
+  }
+  Py_DECREF(iter);
+  if (PyErr_Occurred())
+    return NULL;
+  Py_RETURN_NONE;
 }
 
 static PyObject *forget(TracedCallsObject *self, PyObject *arg) {
@@ -578,7 +651,10 @@ static PyMethodDef Traced_methods[] = {
     {"on_syscall_stop", (PyCFunction)on_syscall_stop, METH_VARARGS,
      "on_syscall_stop(tid): a syscall-entry or -exit stop"},
     {"reap", (PyCFunction)reap, METH_VARARGS,
-     "reap(spin, total): serve waiting stops; ([(tid, status) for Python], alive)"},
+     "reap(spin, total, signalfd): serve stops until Python has work: "
+     "([(tid, status)], [(signo, code)], alive)"},
+    {"set_restartable", (PyCFunction)set_restartable, METH_O,
+     "set_restartable(numbers): ruled calls that never wait natively (never EINTR)"},
     {"forget", (PyCFunction)forget, METH_O, "forget(tid): the thread is gone"},
     {"restart_request", (PyCFunction)restart_request, METH_O,
      "restart_request(tid): how to resume tid after an unrelated stop"},

@@ -4,9 +4,13 @@ Ruled calls reach luatrap by seccomp user notification (with synchronous wake-up
 the answer comes back on the caller's CPU); calls whose hook uses c_do_syscall stop
 under ptrace instead, which can run them and report their result. All other calls
 never leave the kernel.
+
+luatrap stays the program's tracer only where something needs ptrace stops (see
+needs_ptrace): a traced task stops at every signal it receives.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 
 from luatrap.engines.base import Program
@@ -19,6 +23,16 @@ from luatrap.session import Session
 from luatrap.syscalls import compat, table
 
 NAME = "native"
+
+
+def needs_ptrace(session: Session) -> bool:
+    """Must the program stay traced once it runs? For tracing (every call's result), for
+    hooks that run calls (c_do_syscall), and for ruled calls that never wait natively:
+    a signal that comes before luatrap received such a call's notification would end it
+    with EINTR, which only a signal-delivery stop can turn back into a restart."""
+    hooked = session.hooked
+    return (session.tracing or any(hooked.values())
+            or not table.never_waits().isdisjoint(hooked))
 
 
 def run(program: Program, session: Session) -> int:
@@ -43,6 +57,11 @@ def run(program: Program, session: Session) -> int:
     memory = ProcessMemory()
     session.attach(memory)
     signals = SignalFd()
+    # The program's orphaned descendants come back to luatrap, which waits for them all
+    # (as strace -f does), traced or not.
+    reaper = ctypes.c_int()
+    k.prctl(k.PR_GET_CHILD_SUBREAPER, ctypes.addressof(reaper), 0, 0, 0)
+    k.prctl(k.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     try:
         pid, listener = launcher.start(program.path, program.argv, program.env, prog,
                                        signals.ignored_by_parent, signals.inherited_mask)
@@ -50,9 +69,10 @@ def run(program: Program, session: Session) -> int:
         # luatrap, copy its descriptors or read its memory (root still may: see
         # docs/security.md). luatrap stays the program's tracer all the same.
         k.prctl(k.PR_SET_DUMPABLE, 0, 0, 0, 0)
-        return Supervisor(session, memory, pid, listener,
-                          compat.foreign_calls(ruled)).run(signals)
+        return Supervisor(session, memory, pid, listener, compat.foreign_calls(ruled),
+                          needs_ptrace(session)).run(signals)
     finally:
+        k.prctl(k.PR_SET_CHILD_SUBREAPER, reaper.value, 0, 0, 0)
         if not program.in_place:  # the Python API's caller goes on as it was
             k.prctl(k.PR_SET_DUMPABLE, 1, 0, 0, 0)
         signals.close(restore=not program.in_place)  # the CLI exits with the program

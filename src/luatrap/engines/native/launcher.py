@@ -38,6 +38,10 @@ def _child(path: str, argv: list[str], env: dict[str, str], ready_fd: int,
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.read(ready_fd, 1)  # wait until the supervisor has attached
         os.close(ready_fd)
+        # luatrap's death is the program's, also once it is no longer traced
+        k.check(k.prctl(k.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
+        if os.getppid() == 1:
+            os._exit(2)  # luatrap is already gone
         if prog is not None:
             if os.geteuid() != 0:
                 k.check(k.prctl(k.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")

@@ -1,17 +1,16 @@
 """The native engine's event loop: serve seccomp notifications, follow ptrace stops.
 
 Two threads. A C thread answers seccomp user notifications: a ruled call waits for its
-verdict (the fast path, src/core/notify_loop.c). This one polls a signalfd (SIGCHLD: some
-traced task stopped or died; or a signal for the program). Every task of the program is
-a ptrace tracee, so new threads, forks and execs are followed and PTRACE_O_EXITKILL
-takes the whole program down if luatrap dies; but tasks stop only for the rare events
-and the calls whose hook uses c_do_syscall.
+verdict (the fast path, src/core/notify_loop.c). This one waits for the program's tasks
+(src/core/traced_calls.c serves their ptrace stops) and for signals sent to luatrap,
+which it passes on. While the program is traced, every task is a tracee, so new threads,
+forks and execs are followed and PTRACE_O_EXITKILL takes the whole program down if
+luatrap dies; when nothing needs ptrace (see engines/native/__init__.py), luatrap lets
+go of the program at its execve and only waits for it (a child subreaper: orphans too).
 """
 from __future__ import annotations
 
-import ctypes
 import os
-import select
 import signal
 
 from luatrap import _core
@@ -29,15 +28,15 @@ _STOPPING = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SI
 # asking waitpid for SPIN_SECONDS, but never longer than SPIN_TOTAL in a row.
 SPIN_SECONDS = 50e-6 if len(os.sched_getaffinity(0)) > 1 else 0.0  # alone on 1 CPU: never
 SPIN_TOTAL = 2e-3
-ERESTARTSYS, ERESTARTNOINTR = 512, 513  # the kernel's "restart me" results
 
 
 class Supervisor:
     """Runs one program to completion under a session's rules."""
 
     def __init__(self, session: Session, memory: ProcessMemory, main_pid: int,
-                 listener: int, foreign: _core.ForeignCalls) -> None:
+                 listener: int, foreign: _core.ForeignCalls, stay_attached: bool) -> None:
         self.session = session
+        self.stay_attached = stay_attached  # else: no ptrace once the program runs
         self.memory = memory
         self.main_pid = main_pid
         self.starting = True  # the main task has not reached its execve yet
@@ -54,27 +53,25 @@ class Supervisor:
         self.traced = _core.TracedCalls(session.rules.core if session.rules else None,
                                         foreign, self.notifications, *tracing)
         self.traced.own_tid = main_pid  # until its execve of the program
-        self._regs = k.UserRegs()
-        self._restartable = table.never_waits() & {
-            nr for nr, needs_ptrace in session.hooked.items() if not needs_ptrace}
+        self.traced.set_restartable(table.never_waits() & {
+            nr for nr, needs_ptrace in session.hooked.items() if not needs_ptrace})
 
     # ------------------------------------------------------------------ the loop
 
     def run(self, signals: SignalFd) -> int:
         """Serve until every traced task is gone; the main process's exit status as a
         shell shows it (128+N for death by signal N)."""
-        poller = select.poll()
-        poller.register(signals.fd, select.POLLIN)
         if self.notifications is not None:
             self.notifications.start()
         try:
             alive = True
-            while alive:
-                poller.poll()
-                for signo, code, _pid in signals.read():
-                    if signo != signal.SIGCHLD:
-                        self._forward(signo, code)
-                alive = self._reap()
+            while alive:  # the stops themselves are served in C (TracedCalls.reap)
+                events, received, alive = self.traced.reap(SPIN_SECONDS, SPIN_TOTAL,
+                                                            signals.fd)
+                for signo, code in received:
+                    self._forward(signo, code)
+                for tid, status in events:
+                    self._on_wait(tid, status)
         finally:
             if self.notifications is not None:
                 self.notifications.stop()
@@ -105,14 +102,6 @@ class Supervisor:
 
     # ------------------------------------------------------------------ ptrace stops
 
-    def _reap(self) -> bool:
-        """Handle every task state change that is waiting; False once none is left.
-        Seccomp and syscall stops are served in C (TracedCalls.reap), the rest here."""
-        events, alive = self.traced.reap(SPIN_SECONDS, SPIN_TOTAL)
-        for tid, status in events:
-            self._on_wait(tid, status)
-        return alive
-
     def _on_wait(self, tid: int, s: int) -> None:
         if (s & 0x7F) == 0 or (s & 0xFF) != 0x7F:  # exited or killed
             if tid == self.main_pid:
@@ -135,21 +124,12 @@ class Supervisor:
                 self.traced.own_tid = 0
                 if self.notifications is not None:
                     self.notifications.starting = False
+                if not self.stay_attached:  # nothing needs a stop: signals cost none
+                    self._ptrace(k.PTRACE_DETACH, tid)
+                    return
             self._ptrace(self.traced.restart_request(tid), tid)
-        else:  # signal-delivery-stop: deliver it as the kernel would have
-            self._restart_unanswered_call(tid)
+        else:  # (signal-delivery stops are served in C, by reap)
             self._ptrace(self.traced.restart_request(tid), tid, sig)
-
-    def _restart_unanswered_call(self, tid: int) -> None:
-        """A signal came while a ruled call waited for luatrap to even receive its
-        notification: seccomp gives up the wait with -ERESTARTSYS, which a handler
-        without SA_RESTART turns into EINTR. A call that natively never waits must
-        never fail so: it restarts (and meets its rule) after the handler instead."""
-        regs = self._regs
-        if (k.ptrace(k.PTRACE_GETREGS, tid, None, ctypes.byref(regs)) == 0
-                and regs.rax == -ERESTARTSYS and regs.orig_rax in self._restartable):
-            regs.rax = -ERESTARTNOINTR
-            k.ptrace(k.PTRACE_SETREGS, tid, None, ctypes.byref(regs))
 
     @staticmethod
     def _ptrace(request: int, tid: int, data: int = 0) -> None:
