@@ -252,3 +252,15 @@ def test_luatraps_own_descriptors_leave_the_programs_alone(engine, cprog):
         alone = native_run(*cmd)
         assert alone.stdout == "first open: 3\n"
         assert luatrap(*cmd, engine=engine).stdout == alone.stdout, limit
+
+
+def test_execveat_runs_a_descriptor_or_a_name_under_one(engine, rules, cprog):
+    """fexecve of a close-on-exec descriptor, and execveat of a name relative to a
+    directory descriptor, run the program as natively (and it stays under luatrap)."""
+    program = cprog("exec_at")
+    alone = native_run(program)
+    assert alone.stdout.startswith("by fexecve, descriptor 3 closed\n")
+    r = luatrap("--rules", rules({"getppid": FAKE_GETPID}), program, engine=engine)
+    assert r.returncode == alone.returncode == 0, r.stderr
+    assert r.stdout == alone.stdout
+    assert r.stderr.count("execveat of a missing name: No such file or directory") == 1

@@ -345,10 +345,40 @@ def execve(emu: Emulator, t: GuestThread, path: int, argv: int, envp: int, *_) -
     return emu.exec_program(t, name, args, env)
 
 
+AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH = -100, 0x100, 0x1000
+
+
 def execveat(emu: Emulator, t: GuestThread, dirfd, path, argv, envp, flags, *_) -> int:
-    if dirfd & 0xFFFFFFFF != 0xFFFFFF9C or flags:  # only AT_FDCWD, no flags
-        return -errno.ENOSYS
-    return execve(emu, t, path, argv, envp)
+    """execveat (fexecve's call): the program named relative to a descriptor, or the
+    descriptor itself. luatrap replaces itself before it loads the program, and a
+    close-on-exec descriptor would be gone by then: the new luatrap gets a copy, which
+    it closes once the program is loaded."""
+    memory = emu.memory
+    dirfd = ((dirfd & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000  # an int
+    if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        return -errno.EINVAL
+    name = memory.read_string(path).decode(errors="surrogateescape")
+    if not name and not flags & AT_EMPTY_PATH:
+        return -errno.ENOENT
+    if name.startswith("/") or dirfd == AT_FDCWD:
+        target, copy = name or ".", None
+    else:
+        try:
+            copy = os.dup(dirfd)
+            os.set_inheritable(copy, True)  # unlike what fexecve's caller opened
+        except OSError as e:
+            return -e.errno
+        target = f"/proc/self/fd/{copy}" + (f"/{name}" if name else "")
+    if flags & AT_SYMLINK_NOFOLLOW and os.path.islink(target):
+        failure = errno.ELOOP
+    else:
+        failure = loader.check_executable(target)
+    if not failure:
+        args = [a.decode(errors="surrogateescape") for a in _strings(memory, argv)]
+        failure = -emu.exec_program(t, target, args, _strings(memory, envp), keep=copy)
+    if copy is not None:
+        os.close(copy)
+    return -failure
 
 
 def execve32(emu: Emulator, t: GuestThread, path: int, argv: int, envp: int, *_) -> int:

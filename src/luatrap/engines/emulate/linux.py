@@ -445,7 +445,10 @@ class Emulator(ForeignCalls):
             entry, sp = loader.load_program(self.memory, program.path, program.argv, env)
         except loader.ExecError as e:
             raise EngineError(str(e)) from None
-        self.exec_state = {k: v for k, v in settings.items() if k != "raw_env"}
+        if settings.get("close_after_load") is not None:  # execveat's descriptor copy
+            os.close(settings["close_after_load"])
+        self.exec_state = {k: v for k, v in settings.items()
+                           if k not in ("raw_env", "close_after_load")}
         self.exec_state.update(self.keep_fds())
         for fd, (wanted, write_end) in settings.get("signalfds", {}).items():  # kept by exec
             self.signals.signalfds[int(fd)] = [wanted, self.keep_fd(write_end)]
@@ -554,8 +557,9 @@ class Emulator(ForeignCalls):
     def clone_thread(self, t: GuestThread, *args: int) -> int:
         return processes.clone_thread(self, t, *args)
 
-    def exec_program(self, t: GuestThread, path: str, argv: list[str], env: list[bytes]) -> int:
-        return processes.exec_program(self, t, path, argv, env)
+    def exec_program(self, t: GuestThread, path: str, argv: list[str], env: list[bytes],
+                     keep: int | None = None) -> int:
+        return processes.exec_program(self, t, path, argv, env, keep)
 
 
 def fd_base(limit: int) -> int:

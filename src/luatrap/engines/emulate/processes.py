@@ -115,18 +115,19 @@ _EXEC_MAIN = (f"import sys; sys.path[:0] = {_package_roots()!r}; "
 
 
 def exec_program(emu: Emulator, t: GuestThread, path: str, argv: list[str],
-                 env: list[bytes]) -> int:
-    """execve: luatrap runs `path` afresh, on the emulate engine, in this process."""
+                 env: list[bytes], keep: int | None = None) -> int:
+    """execve: luatrap runs `path` afresh, on the emulate engine, in this process
+    (`keep`: a descriptor the new luatrap closes once it has loaded the program)."""
     # Held until the execve: the watcher then reads no signal it could not hand on, so
     # every signal that comes from now on stays pending in the kernel for the new image.
     with emu.signals.lock:
-        return _exec_luatrap(emu, t, path, argv, env)
+        return _exec_luatrap(emu, t, path, argv, env, keep)
 
 
 def _exec_luatrap(emu: Emulator, t: GuestThread, path: str, argv: list[str],
-                  env: list[bytes]) -> int:
+                  env: list[bytes], keep: int | None) -> int:
     """Hand this process to a new luatrap for `path`; an error if execve failed."""
-    state = dict(emu.exec_state, path=path, argv=argv,
+    state = dict(emu.exec_state, path=path, argv=argv, close_after_load=keep,
                  env=[e.decode("latin-1") for e in env],
                  mask=t.mask, pending=t.pending | emu.signals.process_pending,
                  ignored=[s for s, a in emu.signals.actions.items() if a.handler == 1])
