@@ -264,3 +264,15 @@ def test_execveat_runs_a_descriptor_or_a_name_under_one(engine, rules, cprog):
     assert r.returncode == alone.returncode == 0, r.stderr
     assert r.stdout == alone.stdout
     assert r.stderr.count("execveat of a missing name: No such file or directory") == 1
+
+
+def test_proc_self_is_the_programs(engine, rules, cprog):
+    """/proc/self/{exe,cmdline,environ,auxv,maps,stat} describe the program, not luatrap
+    (under the emulate engine the program runs in luatrap's process)."""
+    program = cprog("proc_self")
+    env = {**os.environ, "PROC_SELF_TEST": "1"}
+    alone = native_run(program, "argument", env=env)
+    assert "no" not in alone.stdout.replace("lists no", "")  # the control: all yes
+    r = luatrap("--rules", rules({"getppid": FAKE_GETPID}), program, "argument",
+                engine=engine, env=env)
+    assert r.stdout == alone.stdout, r.stderr

@@ -1,7 +1,9 @@
-/* A hostile program under the emulate engine: it looks in /proc/self/maps for memory
-   that is not its own (luatrap's Python, Unicorn, the C core) and has the kernel write
-   there through forwarded calls. Natively no such mapping exists ("nothing to aim at").
-   Each route prints its result; "survived" at the end shows luatrap was not hurt. */
+/* A hostile program under the emulate engine: it looks for memory that is not its own
+   (luatrap's C core, Unicorn, Python) in /proc/self/numa_maps (its maps file shows the
+   program's own ranges only) and has the kernel write there through forwarded calls:
+   at the last mapping of such a library, its writable data. Natively there is none
+   ("nothing to aim at"). Each route prints its result; "survived" at the end shows
+   luatrap was not hurt. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,21 +15,17 @@
 #include <unistd.h>
 
 static unsigned long find_target(void) {
-    char line[512];
-    unsigned long start = 0, end;
-    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[1024];
+    unsigned long start, found = 0;
+    FILE *maps = fopen("/proc/self/numa_maps", "r");
     if (maps == NULL)
         return 0;
-    while (fgets(line, sizeof line, maps)) {
-        char perms[8];
-        if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 && perms[1] == 'w' &&
-            (strstr(line, "python") || strstr(line, "unicorn") || strstr(line, "_core"))) {
-            fclose(maps);
-            return start;
-        }
-    }
+    while (fgets(line, sizeof line, maps))
+        if (sscanf(line, "%lx", &start) == 1 && strstr(line, "file=") &&
+            (strstr(line, "_core") || strstr(line, "unicorn") || strstr(line, "python")))
+            found = start; /* the last one wins: a library's data comes last */
     fclose(maps);
-    return 0;
+    return found;
 }
 
 static void report(const char *route, long r) {

@@ -336,7 +336,7 @@ def vfork(emu: Emulator, t: GuestThread, *_) -> int:
 
 def execve(emu: Emulator, t: GuestThread, path: int, argv: int, envp: int, *_) -> int:
     memory = emu.memory
-    name = memory.read_string(path).decode(errors="surrogateescape")
+    name = emu.proc.path_of(memory.read_string(path).decode(errors="surrogateescape"))
     args = [a.decode(errors="surrogateescape") for a in _strings(memory, argv)]
     env = _strings(memory, envp)
     failure = loader.check_executable(name)
@@ -357,7 +357,7 @@ def execveat(emu: Emulator, t: GuestThread, dirfd, path, argv, envp, flags, *_) 
     dirfd = ((dirfd & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000  # an int
     if flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
         return -errno.EINVAL
-    name = memory.read_string(path).decode(errors="surrogateescape")
+    name = emu.proc.path_of(memory.read_string(path).decode(errors="surrogateescape"))
     if not name and not flags & AT_EMPTY_PATH:
         return -errno.ENOENT
     if name.startswith("/") or dirfd == AT_FDCWD:

@@ -19,7 +19,7 @@ import threading
 
 from luatrap import _core
 from luatrap.engines.base import EngineError, Program
-from luatrap.engines.emulate import calls, guest_pointers, host, loader, processes
+from luatrap.engines.emulate import calls, guest_pointers, host, loader, proc_self, processes
 from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.calls import DONE, OUTSIDE
@@ -63,6 +63,7 @@ class Emulator(ForeignCalls):
         self.cpu_lock = CpuLock(self.cpu)
         self.threads: list[GuestThread] = []
         self.current: GuestThread | None = None
+        self.proc: proc_self.ProcSelf | None = None  # set once the program is loaded
         self.reserved_fds: set[int] = set()
         self.fd_base = fd_base(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         self.exec_state: dict = {}
@@ -92,7 +93,8 @@ class Emulator(ForeignCalls):
         whose rule uses c_do_syscall (Python steps those hooks)."""
         self.hook.slow = session.tracing
         for nr in range(MAX_ROUTED):
-            if nr in self.emulated or nr in WAITS_WITH_MASK or session.hooked.get(nr):
+            if (nr in self.emulated or nr in WAITS_WITH_MASK or session.hooked.get(nr)
+                    or nr in proc_self.PATH_CALLS):
                 route = ROUTE_PYTHON
             else:
                 route = ROUTE_HOST_NEVER_BLOCKS if nr in NEVER_BLOCK else ROUTE_HOST
@@ -171,6 +173,10 @@ class Emulator(ForeignCalls):
 
     def perform(self, t: GuestThread, nr: int, args, request: RunNow | None = None) -> object:
         """Run call `nr` for thread `t`: emulated, forwarded, or left for outside."""
+        if nr in proc_self.PATH_CALLS:  # the guest's own /proc entries, not luatrap's
+            result = proc_self.handle(self, t, self.proc, nr, args)
+            if result is not None:
+                return result
         handler = self.emulated.get(nr)
         try:
             if handler is not None:
@@ -445,6 +451,8 @@ class Emulator(ForeignCalls):
             entry, sp = loader.load_program(self.memory, program.path, program.argv, env)
         except loader.ExecError as e:
             raise EngineError(str(e)) from None
+        self.proc = proc_self.ProcSelf(self, os.path.realpath(
+            loader.script_argv(program.path, program.argv)[0]), sp)
         if settings.get("close_after_load") is not None:  # execveat's descriptor copy
             os.close(settings["close_after_load"])
         self.exec_state = {k: v for k, v in settings.items()

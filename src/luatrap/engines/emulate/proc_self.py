@@ -1,0 +1,194 @@
+"""/proc/self under the emulate engine: the guest's, not luatrap's.
+
+The guest runs inside luatrap's process, so the kernel's /proc/self (and /proc/PID with
+the guest's own pid, /proc/thread-self) describes luatrap: its executable is Python, its
+command line luatrap's, its memory map Python's. As qemu-user does, the files a program
+reads to learn about itself are answered from the guest's side:
+
+  exe      readlink gives the guest program's path; open, stat and access reach it
+  cmdline, environ, auxv   the guest's argument, environment and auxiliary vectors
+  maps     the host's lines for the guest's own ranges only ([stack] and [heap] named)
+  stat     the host's, with the guest program's name and stack
+
+A file is made once per open, in a memfd, so reads, seeks and fstat behave as on a file.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import re
+import struct
+from typing import TYPE_CHECKING
+
+from luatrap.engines.emulate.memory import GuestFault
+
+if TYPE_CHECKING:
+    from luatrap.engines.emulate.linux import Emulator
+    from luatrap.engines.emulate.threads import GuestThread
+
+_SELF = re.compile(rb"^/proc/+(?:self|thread-self|(\d+)(?:/+task/+(\d+))?)/+"
+                   rb"(exe|cmdline|environ|auxv|maps|smaps|stat)/*$")
+O_CLOEXEC = 0o2000000
+MFD_CLOEXEC = 1
+
+
+class ProcSelf:
+    """The guest's view of its own /proc entries."""
+
+    def __init__(self, emu: Emulator, exe: str, sp: int) -> None:
+        self.emu = emu
+        self.exe = os.path.abspath(exe).encode(errors="surrogateescape")
+        self._exe_name = ctypes.create_string_buffer(self.exe)  # for calls made for it
+        self.stack_top = sp
+        self.argv, self.env, self.auxv = _initial_stack(emu, sp)
+
+    def which(self, path: bytes) -> str | None:
+        """The entry `path` names if it is one of the guest's own, else None."""
+        found = _SELF.match(path)
+        if found is None:
+            return None
+        pid, tid = found.group(1), found.group(2)
+        if pid is not None and int(pid) != os.getpid() and not (
+                tid is None and any(t.tid == int(pid) for t in self.emu.threads)):
+            return None  # another process's entry: the kernel's own answer is right
+        return found.group(3).decode()
+
+    def exe_pointer(self) -> int:
+        """The guest program's path, NUL-terminated, for a call made in its name."""
+        return ctypes.addressof(self._exe_name)
+
+    def path_of(self, path: str) -> str:
+        """`path`, or the guest program's own if it names /proc/self/exe (execve)."""
+        if self.which(path.encode(errors="surrogateescape")) == "exe":
+            return self.exe.decode(errors="surrogateescape")
+        return path
+
+    def content(self, name: str) -> bytes:
+        """What the guest reads in its entry `name` (not exe)."""
+        if name == "cmdline":
+            return b"".join(a + b"\0" for a in self.argv)
+        if name == "environ":
+            return b"".join(e + b"\0" for e in self.env)
+        if name == "auxv":
+            return self.auxv
+        if name in ("maps", "smaps"):
+            return self._maps(name)
+        return self._stat()
+
+    def open(self, name: str, flags: int) -> int:
+        """A descriptor for the guest's entry `name` (opened with `flags`), or -errno."""
+        try:
+            if name == "exe":
+                return os.open(self.exe, flags & ~os.O_CREAT)
+            fd = os.memfd_create(name, MFD_CLOEXEC if flags & O_CLOEXEC else 0)
+            os.write(fd, self.content(name))
+            os.lseek(fd, 0, os.SEEK_SET)
+            return fd
+        except OSError as e:
+            return -e.errno
+
+    def _maps(self, name: str) -> bytes:
+        """The host's lines for the guest's ranges, clipped to them."""
+        ranges = self.emu.memory.ranges
+        heap = (self.emu.memory.brk_start, self.emu.memory.brk)
+        out = []
+        with open(f"/proc/self/{name}", "rb") as f:
+            lines = f.read().splitlines(keepends=True)
+        keep = False
+        for line in lines:
+            head = line.split(b" ", 1)[0]
+            if b"-" not in head or not re.match(rb"^[0-9a-f]+-[0-9a-f]+$", head):
+                if keep:  # smaps' detail lines belong to the range above them
+                    out.append(line)
+                continue
+            start, end = (int(x, 16) for x in head.split(b"-"))
+            keep = any(s < end and start < e for s, e, _ in ranges)
+            if not keep:
+                continue
+            fields = line.split(None, 5)
+            if len(fields) < 6 or not fields[5].strip():  # anonymous: name the guest's own
+                label = (b"[stack]" if start < self.stack_top <= end else
+                         b"[heap]" if heap[0] < heap[1] and start < heap[1] and heap[0] < end
+                         else b"")
+                line = b" ".join(fields[:5]) + (b" " * 19 + label if label else b"") + b"\n"
+            out.append(line)
+        return b"".join(out)
+
+    def _stat(self) -> bytes:
+        """The host's stat line, with the guest program's name and stack."""
+        with open("/proc/self/stat", "rb") as f:
+            text = f.read()
+        head, rest = text.split(b" (", 1)
+        fields = rest.rsplit(b") ", 1)[1].split()
+        fields[25] = str(self.stack_top).encode()  # startstack (field 28)
+        comm = os.path.basename(self.exe)[:15]
+        return head + b" (" + comm + b") " + b" ".join(fields) + b"\n"
+
+
+def _initial_stack(emu: Emulator, sp: int) -> tuple[list[bytes], list[bytes], bytes]:
+    """argv, envp and the auxiliary vector, as the loader laid them out at `sp`."""
+    memory = emu.memory
+
+    def word(at: int) -> int:
+        return struct.unpack("<Q", memory.read(at, 8))[0]
+
+    argc = word(sp)
+    at = sp + 8
+    argv = [memory.read_string(word(at + 8 * i)) for i in range(argc)]
+    at += 8 * (argc + 1)
+    env = []
+    while (ptr := word(at)) != 0:
+        env.append(memory.read_string(ptr))
+        at += 8
+    at += 8
+    start = at
+    while word(at) != 0:
+        at += 16
+    return argv, env, memory.read(start, at + 16 - start)
+
+
+# -- the calls that name a path (number -> where the path is, where the flags are) ---------
+
+def handle(emu: Emulator, t: GuestThread, proc: ProcSelf, nr: int, args) -> int | None:
+    """The result of call `nr` if it names one of the guest's own /proc entries; None to
+    let it go on as usual."""
+    where = PATH_CALLS.get(nr)
+    if where is None or proc is None:
+        return None
+    path_arg, kind = where
+    try:
+        path = emu.memory.read_string(args[path_arg], 4096)
+    except GuestFault:
+        return None  # a bad pointer: the kernel's own EFAULT
+    name = proc.which(path)
+    if name is None:
+        return None
+    if kind == "open":
+        flags = args[path_arg + 1]
+        if nr == OPENAT2:  # struct open_how: flags first
+            flags = struct.unpack("<Q", emu.memory.read(args[2], 8))[0]
+        return proc.open(name, flags)
+    if kind == "readlink":
+        buf, size = args[path_arg + 1], args[path_arg + 2]
+        if name != "exe" or size <= 0:
+            return -errno.EINVAL  # not a link; no room
+        data = proc.exe[:size]
+        try:
+            emu.memory.write(buf, data)
+        except GuestFault:
+            return -errno.EFAULT
+        return len(data)
+    if name != "exe" or nr == LSTAT or (nr in (NEWFSTATAT, STATX) and
+                                         args[3 if nr == NEWFSTATAT else 2] & NOFOLLOW):
+        return None  # the other entries, and exe as the link it is: the kernel's answer
+    swapped = list(args)  # stat, access: the guest program's file instead
+    swapped[path_arg] = proc.exe_pointer()
+    return emu.host_call(t, nr, swapped)
+
+
+OPENAT2, LSTAT, NEWFSTATAT, STATX, NOFOLLOW = 437, 6, 262, 332, 0x100
+PATH_CALLS = {2: (0, "open"), 257: (1, "open"), OPENAT2: (1, "open"),
+              89: (0, "readlink"), 267: (1, "readlink"),
+              4: (0, "stat"), 6: (0, "stat"), 262: (1, "stat"), 332: (1, "stat"),
+              21: (0, "stat"), 269: (1, "stat"), 439: (1, "stat")}
