@@ -6,7 +6,8 @@
 **
 **   1. the call number is the kernel's: the low 32 bits of rax;
 **   2. its route, set once by the Linux layer: answered in Python (the calls it
-**      emulates, waits with a signal mask, x32), or forwarded to the host kernel;
+**      emulates, waits with a signal mask, x32, paths under /proc/: the guest's
+**      /proc/self is luatrap's), or forwarded to the host kernel;
 **   3. anything unusual sends the call to Python whole: tracing, a signal that may be
 **      pending, a call that may block while other guest threads wait for the CPU;
 **   4. a rule decides in C (Lua, no Python): skip the call with a value, or let it run;
@@ -43,6 +44,8 @@ enum route {
   ROUTE_HOST_NEVER_BLOCKS = 2
 };
 
+#define NO_PATH 0xFF /* path_arg[nr]: the call names no /proc path Python answers */
+
 struct emu_hook {
   struct unicorn_api api;
   uc_engine *uc;
@@ -57,6 +60,8 @@ struct emu_hook {
   PyObject *on_syscall;      /* Python's path: (nr, a1..a6) -> result or None */
   PyObject *after_host_call; /* (nr, a1..a6, result) -> result, for EINTR/EPIPE/EFBIG */
   unsigned char route[LT_MAX_NR];
+  unsigned char path_arg[LT_MAX_NR]; /* the argument naming a path the Linux layer may
+                                        answer itself (/proc/self/...), or NO_PATH */
   int slow;                  /* every call to Python (tracing) */
   int signal_pending;        /* a guest signal may be pending: Python delivers it */
   int multi_threaded;        /* other guest threads may wait for the CPU */
@@ -112,6 +117,18 @@ static void to_python(struct emu_hook *h, PyObject *fn, uint32_t nr, const int64
   PyGILState_Release(gil);
 }
 
+/* Does call `nr` name a path under /proc/, which the Linux layer may answer for the
+** guest (its /proc/self is luatrap's)? */
+static int names_proc(const struct emu_hook *h, uint32_t nr, const int64_t args[6]) {
+  static const char proc[] = "/proc/";
+  uint64_t path;
+  if (nr >= LT_MAX_NR || h->path_arg[nr] == NO_PATH)
+    return 0;
+  path = (uint64_t)args[h->path_arg[nr]];
+  return guest_map_covers(&h->map, path, sizeof proc - 1, 1 /* PROT_READ */) &&
+         memcmp((const void *)(uintptr_t)path, proc, sizeof proc - 1) == 0;
+}
+
 static void on_syscall(uc_engine *uc, void *data) {
   struct emu_hook *h = data;
   int64_t v[7], result;
@@ -125,7 +142,7 @@ static void on_syscall(uc_engine *uc, void *data) {
   nr = (uint32_t)v[0];
   route = nr < LT_MAX_NR ? h->route[nr] : ROUTE_PYTHON;
   if (route == ROUTE_PYTHON || flag(&h->slow) || flag(&h->signal_pending) ||
-      (route == ROUTE_HOST && flag(&h->multi_threaded))) {
+      (route == ROUTE_HOST && flag(&h->multi_threaded)) || names_proc(h, nr, args)) {
     to_python(h, h->on_syscall, nr, args, NULL);
     return;
   }
@@ -234,6 +251,7 @@ static int Hook_init(EmulateHookObject *self, PyObject *args, PyObject *kw) {
     return -1;
   }
   h->uc = (uc_engine *)(uintptr_t)uc;
+  memset(h->path_arg, NO_PATH, sizeof h->path_arg);
   h->on_syscall = Py_NewRef(on_syscall);
   h->after_host_call = Py_NewRef(after);
   h->rules = rules != Py_None ? (RulesObject *)Py_NewRef(rules) : NULL;
@@ -276,6 +294,16 @@ static PyObject *Hook_install(EmulateHookObject *self, PyObject *unused) {
   if (err != 0)
     return PyErr_Format(PyExc_OSError, "unicorn TLB: %s", h->api.strerror(err));
   h->installed = 2;
+  Py_RETURN_NONE;
+}
+
+static PyObject *Hook_set_path_arg(EmulateHookObject *self, PyObject *args) {
+  int nr, arg;
+  if (!PyArg_ParseTuple(args, "ii", &nr, &arg))
+    return NULL;
+  if (nr < 0 || nr >= LT_MAX_NR || arg < -1 || arg > 5)
+    return PyErr_Format(PyExc_ValueError, "bad path argument %d for call %d", arg, nr);
+  self->h.path_arg[nr] = arg < 0 ? NO_PATH : (unsigned char)arg;
   Py_RETURN_NONE;
 }
 
@@ -460,6 +488,9 @@ static PyMethodDef Hook_methods[] = {
      "use_own_tlb(yes): fill Unicorn's TLB from the guest map, or let its MMU"},
     {"take_fault", (PyCFunction)Hook_take_fault, METH_NOARGS,
      "the access the TLB refused last, as (address, mapped), and forget it; or None"},
+    {"set_path_arg", (PyCFunction)Hook_set_path_arg, METH_VARARGS,
+     "set_path_arg(nr, arg): argument `arg` of call nr names a path; one under /proc/ "
+     "goes to Python (-1: none)"},
     {"set_route", (PyCFunction)Hook_set_route, METH_VARARGS,
      "set_route(nr, route): 0 Python, 1 host (may block), 2 host (never blocks)"},
     {NULL, NULL, 0, NULL},

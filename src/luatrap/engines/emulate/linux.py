@@ -93,12 +93,13 @@ class Emulator(ForeignCalls):
         whose rule uses c_do_syscall (Python steps those hooks)."""
         self.hook.slow = session.tracing
         for nr in range(MAX_ROUTED):
-            if (nr in self.emulated or nr in WAITS_WITH_MASK or session.hooked.get(nr)
-                    or nr in proc_self.PATH_CALLS):
+            if nr in self.emulated or nr in WAITS_WITH_MASK or session.hooked.get(nr):
                 route = ROUTE_PYTHON
             else:
                 route = ROUTE_HOST_NEVER_BLOCKS if nr in NEVER_BLOCK else ROUTE_HOST
             self.hook.set_route(nr, route)
+        for nr, (path_arg, _kind) in proc_self.PATH_CALLS.items():
+            self.hook.set_path_arg(nr, path_arg)  # a path under /proc/ comes to Python
 
     def _guarded(self, fn):
         """An entry from the C hook: what it raises is kept for run() to re-raise (the
