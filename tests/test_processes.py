@@ -276,3 +276,14 @@ def test_proc_self_is_the_programs(engine, rules, cprog):
     r = luatrap("--rules", rules({"getppid": FAKE_GETPID}), program, "argument",
                 engine=engine, env=env)
     assert r.stdout == alone.stdout, r.stderr
+
+
+LIST_FDS = "import os; print(sorted(map(int, os.listdir('/proc/self/fd'))))"
+
+
+def test_luatrap_s_own_descriptors_are_not_the_programs(engine, rules):
+    """The program's descriptor table lists only what it would have natively (under the
+    emulate engine luatrap keeps a few of its own in the same table)."""
+    r = luatrap("--rules", rules({"getppid": FAKE_GETPID}), PYTHON, "-c", LIST_FDS,
+                engine=engine)
+    assert r.stdout == native_run(PYTHON, "-c", LIST_FDS).stdout

@@ -277,6 +277,8 @@ def _signal_self(emu: Emulator, signo: int, target: GuestThread | None, code: in
 def close(emu: Emulator, t: GuestThread, fd: int, *_) -> int:
     if fd in emu.reserved_fds:
         return -errno.EBADF
+    if emu.proc is not None and fd in emu.proc.fd_dirs:
+        emu.proc.forget_listing(fd)
     reader = emu.signals.signalfds.pop(fd, None)
     if reader is not None:
         emu.reserved_fds.discard(reader[1])

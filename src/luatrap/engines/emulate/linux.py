@@ -178,6 +178,11 @@ class Emulator(ForeignCalls):
             result = proc_self.handle(self, t, self.proc, nr, args)
             if result is not None:
                 return result
+        elif nr in proc_self.GETDENTS and self.proc and args[0] in self.proc.fd_dirs:
+            try:
+                return self.proc.listing(t, nr, args[0], args[1], args[2])
+            except GuestFault:
+                return -errno.EFAULT
         handler = self.emulated.get(nr)
         try:
             if handler is not None:

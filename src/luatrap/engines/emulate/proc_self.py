@@ -9,6 +9,7 @@ reads to learn about itself are answered from the guest's side:
   cmdline, environ, auxv   the guest's argument, environment and auxiliary vectors
   maps     the host's lines for the guest's own ranges only ([stack] and [heap] named)
   stat     the host's, with the guest program's name and stack
+  fd/, fdinfo/   listed without luatrap's own descriptors
 
 A file is made once per open, in a memfd, so reads, seeks and fstat behave as on a file.
 """
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from luatrap.engines.emulate.threads import GuestThread
 
 _SELF = re.compile(rb"^/proc/+(?:self|thread-self|(\d+)(?:/+task/+(\d+))?)/+"
-                   rb"(exe|cmdline|environ|auxv|maps|smaps|stat)/*$")
+                   rb"(exe|cmdline|environ|auxv|maps|smaps|stat|fd|fdinfo)/*$")
 O_CLOEXEC = 0o2000000
 MFD_CLOEXEC = 1
 
@@ -42,6 +43,7 @@ class ProcSelf:
         self._exe_name = ctypes.create_string_buffer(self.exe)  # for calls made for it
         self.stack_top = sp
         self.argv, self.env, self.auxv = _initial_stack(emu, sp)
+        self.fd_dirs: set[int] = set()  # descriptors of /proc/self/fd (or fdinfo)
 
     def which(self, path: bytes) -> str | None:
         """The entry `path` names if it is one of the guest's own, else None."""
@@ -53,6 +55,39 @@ class ProcSelf:
                 tid is None and any(t.tid == int(pid) for t in self.emu.threads)):
             return None  # another process's entry: the kernel's own answer is right
         return found.group(3).decode()
+
+    def watch_listing(self, fd: int) -> None:
+        """`fd` lists the process's descriptors: getdents must leave luatrap's out."""
+        self.fd_dirs.add(fd)
+        for nr in GETDENTS:
+            self.emu.hook.set_route(nr, 0)  # through Python while such a listing is open
+
+    def forget_listing(self, fd: int) -> None:
+        """`fd` was closed."""
+        self.fd_dirs.discard(fd)
+        if not self.fd_dirs:
+            for nr in GETDENTS:
+                self.emu.hook.set_route(nr, 1)
+
+    def listing(self, t: GuestThread, nr: int, fd: int, buf: int, count: int) -> int:
+        """getdents/getdents64 of a descriptor listing: the entries of luatrap's own
+        descriptors taken out (the records of the others kept as the kernel wrote them)."""
+        name_at = 19 if nr == GETDENTS[1] else 18
+        while True:
+            got = self.emu.host_call(t, nr, [fd, buf, count, 0, 0, 0])
+            if got <= 0:
+                return got
+            data = self.emu.memory.read(buf, got)
+            kept, at = bytearray(), 0
+            while at < got:
+                size = struct.unpack_from("<H", data, at + 16)[0]
+                name = data[at + name_at:data.index(b"\0", at + name_at)]
+                if not (name.isdigit() and int(name) in self.emu.reserved_fds):
+                    kept += data[at:at + size]
+                at += size
+            if kept:
+                self.emu.memory.write(buf, bytes(kept))
+                return len(kept)
 
     def exe_pointer(self) -> int:
         """The guest program's path, NUL-terminated, for a call made in its name."""
@@ -164,6 +199,11 @@ def handle(emu: Emulator, t: GuestThread, proc: ProcSelf, nr: int, args) -> int 
     name = proc.which(path)
     if name is None:
         return None
+    if kind == "open" and name in ("fd", "fdinfo"):
+        fd = emu.host_call(t, nr, args)  # the real directory: its listing is filtered
+        if fd >= 0:
+            proc.watch_listing(fd)
+        return fd
     if kind == "open":
         flags = args[path_arg + 1]
         if nr == OPENAT2:  # struct open_how: flags first
@@ -179,7 +219,7 @@ def handle(emu: Emulator, t: GuestThread, proc: ProcSelf, nr: int, args) -> int 
         except GuestFault:
             return -errno.EFAULT
         return len(data)
-    if name != "exe" or nr == LSTAT or (nr in (NEWFSTATAT, STATX) and
+    if name not in ("exe",) or nr == LSTAT or (nr in (NEWFSTATAT, STATX) and
                                          args[3 if nr == NEWFSTATAT else 2] & NOFOLLOW):
         return None  # the other entries, and exe as the link it is: the kernel's answer
     swapped = list(args)  # stat, access: the guest program's file instead
@@ -188,6 +228,7 @@ def handle(emu: Emulator, t: GuestThread, proc: ProcSelf, nr: int, args) -> int 
 
 
 OPENAT2, LSTAT, NEWFSTATAT, STATX, NOFOLLOW = 437, 6, 262, 332, 0x100
+GETDENTS = (78, 217)  # getdents, getdents64
 PATH_CALLS = {2: (0, "open"), 257: (1, "open"), OPENAT2: (1, "open"),
               89: (0, "readlink"), 267: (1, "readlink"),
               4: (0, "stat"), 6: (0, "stat"), 262: (1, "stat"), 332: (1, "stat"),
