@@ -27,6 +27,9 @@ MODULES = ["test_os", "test_subprocess", "test_signal", "test_threading", "test_
            "test_select", "test_selectors", "test_fcntl", "test_posix", "test_shutil",
            "test_tempfile", "test_pty", "test_io", "test_mmap", "test_time"]
 BUSY_CALLS = ["openat", "read", "write", "close", "getpid", "futex", "newfstatat"]
+# Tests left out everywhere, natively too: VSOCK tests wait forever in accept() on a VM
+# whose host does not connect back.
+IGNORED = ["*VSOCK*"]
 PASS = "function do_syscall() return 0, 0 end\n"
 START = re.compile(r"^(test\w*) \(([\w.]+)\)")  # a test's line (a docstring may follow)
 RESULT = re.compile(r"(?:^| )(ok|FAIL|ERROR|skipped.*|expected failure|unexpected success)$")
@@ -52,7 +55,8 @@ def outcomes(output: str) -> dict[str, str]:
 
 def run_module(module: str, prefix: list[str]) -> tuple[dict[str, str], float]:
     """One module's outcomes under `prefix` (a luatrap command, or nothing), and its time."""
-    cmd = [*prefix, sys.executable, "-m", "test", module, "-v"]
+    cmd = [*prefix, sys.executable, "-m", "test", module, "-v",
+           *[arg for pattern in IGNORED for arg in ("-i", pattern)]]
     start = time.perf_counter()
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
