@@ -141,3 +141,12 @@ def test_no_route_reaches_the_network_under_no_network(engine, cprog, user, open
                  else as_nobody("-m", "luatrap", *args, cwd=open_tmp))
             assert r.stdout == f"{name}: blocked (Permission denied)\n", (route, r.stderr)
     assert received == []
+
+
+def test_a_call_right_after_a_hooks_own_call_meets_its_rule(engine, rules, cprog):
+    """While a hook runs its call (c_do_syscall) the thread's other calls skip the rules;
+    that must end before the thread runs on: a call it makes at once meets its rule."""
+    folder = rules({"getppid": "function do_syscall(num) return 1, c_do_syscall(num) end",
+                    "getuid": "function do_syscall() return 1, 4242 end"})
+    r = luatrap("--rules", folder, cprog("alternate_paths"), "20000", engine=engine)
+    assert r.stdout == "missed 0 of 20000\n", r.stderr

@@ -281,6 +281,9 @@ static void answer(pid_t tid, struct user_regs_struct *regs, const struct inject
   ptrace(PTRACE_CONT, tid, 0, 0);
 }
 
+/* The thread's calls meet their rules again. Before it is resumed: else a call it makes
+** at once would find it still held, and run unruled. (The slot stays readable until the
+** next stop is served, on this same thread.) */
 static void release(struct traced_calls *t, struct injection *inj) {
   pid_t tid = inj->tid;
   inj->tid = 0;
@@ -302,19 +305,19 @@ static PyObject *carry_out(struct traced_calls *t, pid_t tid, struct injection *
     inj->request = d;
     ran = 1, last = -ENOSYS;
     if (resume(t, tid, inj, last, &d, &next) < 0) {
-      answer(tid, regs, inj, -ENOSYS, at_exit);
       release(t, inj);
+      answer(tid, regs, inj, -ENOSYS, at_exit);
       return NULL;
     }
     d = next;
   }
+  release(t, inj);
   if (d.verdict == LT_RETURN)
     answer(tid, regs, inj, d.value, at_exit);
   else if (at_exit || ran)
     answer(tid, regs, inj, last, at_exit);
   else /* the hook let the program's own call run after all */
     ptrace(PTRACE_CONT, tid, 0, 0);
-  release(t, inj);
   Py_RETURN_NONE;
 }
 
@@ -415,13 +418,13 @@ static PyObject *syscall_stop(struct traced_calls *t, pid_t tid) {
     /* Interrupted by a signal: the kernel restarts (or fails with EINTR) the program's
     ** own call, as it would have done natively; its hook runs afresh. */
     drop_coroutine(t, inj->coroutine);
-    finish(tid, &regs, inj, result);
     release(t, inj);
+    finish(tid, &regs, inj, result);
     Py_RETURN_NONE;
   }
   if (resume(t, tid, inj, result, &inj->request, &d) < 0) {
-    finish(tid, &regs, inj, result);
     release(t, inj);
+    finish(tid, &regs, inj, result);
     return NULL;
   }
   if (d.verdict == LT_RUN && t->on_result != NULL) {

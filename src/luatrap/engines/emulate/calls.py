@@ -155,7 +155,7 @@ def rt_sigsuspend(emu: Emulator, t: GuestThread, mask: int, size: int, *_) -> ob
     (as the kernel does), so the old mask is back once the handler returns."""
     new_mask = emu.memory.read_u64(mask) & ~sig.UNBLOCKABLE_BITS
     t.saved_mask, t.mask = t.mask, new_mask
-    return emu.perform(t, 34, [0] * 6)  # pause(2), which a kick interrupts
+    return emu.perform(t, 34, [0] * 6, internal=True)  # pause(2), which a kick interrupts
 
 
 def rt_sigtimedwait(emu: Emulator, t: GuestThread, wanted: int, info: int, timeout: int,
@@ -191,7 +191,7 @@ def rt_sigtimedwait(emu: Emulator, t: GuestThread, wanted: int, info: int, timeo
     t.mask &= ~wanted
     t.wait_limit = ctypes.create_string_buffer(limit or bytes(16), 16)  # ppoll writes it
     args = [0, 0, ctypes.addressof(t.wait_limit) if limit else 0, 0, 8, 0]
-    result = emu.perform(t, PPOLL, args)
+    result = emu.perform(t, PPOLL, args, internal=True)
     if result is OUTSIDE:
         t.then = take
         return OUTSIDE

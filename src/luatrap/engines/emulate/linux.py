@@ -172,8 +172,11 @@ class Emulator(ForeignCalls):
                     self.session.on_result(t.tid, last)
                 return last
 
-    def perform(self, t: GuestThread, nr: int, args, request: RunNow | None = None) -> object:
-        """Run call `nr` for thread `t`: emulated, forwarded, or left for outside."""
+    def perform(self, t: GuestThread, nr: int, args, request: RunNow | None = None,
+                internal: bool = False) -> object:
+        """Run call `nr` for thread `t`: emulated, forwarded, or left for outside.
+        `internal`: made by an emulated call for itself (its pointers may be luatrap's,
+        and a pending signal ends it with EINTR, for that call to handle)."""
         if nr in proc_self.PATH_CALLS:  # the guest's own /proc entries, not luatrap's
             result = proc_self.handle(self, t, self.proc, nr, args)
             if result is not None:
@@ -191,8 +194,15 @@ class Emulator(ForeignCalls):
                 args = self.take_wait_mask(t, nr, args)
         except GuestFault:
             return -errno.EFAULT
-        if self.hook.check_pointers(nr, tuple(args)):
-            return -errno.EFAULT  # it would reach luatrap's own memory
+        if not internal:
+            if self.hook.check_pointers(nr, tuple(args)):
+                return -errno.EFAULT  # it would reach luatrap's own memory
+            if (nr not in WAITS_WITH_MASK
+                    and (t.pending | self.signals.process_pending) & ~t.mask):
+                # A signal came before the call began: it is taken first, and the call
+                # made afresh after (as if the signal had come just before `syscall`).
+                t.interrupted, t.restart_always = nr, True
+                return -errno.EINTR
         if len(self.threads) > 1 and nr not in NEVER_BLOCK:
             t.call = (nr, list(args), request)
             return OUTSIDE
@@ -343,6 +353,7 @@ class Emulator(ForeignCalls):
     def deliver_signals(self, t: GuestThread) -> None:
         """Run the guest handler of each deliverable pending signal (or its default)."""
         interrupted, t.interrupted = t.interrupted, None
+        always, t.restart_always = t.restart_always, False
         if interrupted is not None:  # only if rip is still right after that `syscall`
             rip = self.cpu.read(regs.RIP)
             if (not self.memory.covers(host.page_down(rip - 2), rip)
@@ -353,6 +364,8 @@ class Emulator(ForeignCalls):
             if not signo:
                 if t.saved_mask is not None:  # rt_sigsuspend ended without a handler
                     t.mask, t.saved_mask = t.saved_mask, None
+                if interrupted is not None:  # no handler ran: the kernel restarts it
+                    self.restart_call(interrupted)
                 self.note_signals()
                 return
             act = self.signals.actions[signo]
@@ -365,12 +378,16 @@ class Emulator(ForeignCalls):
                     sig.stop_by(signo)
                     continue
                 self.exit_process(None, signo)
-            if (interrupted is not None and act.flags & sig.SA_RESTART
-                    and interrupted not in RESTARTABLE_NEVER):
-                self.cpu.write(regs.RIP, self.cpu.read(regs.RIP) - 2)
-                self.cpu.write(regs.RAX, interrupted)
+            if interrupted is not None and (always or (
+                    act.flags & sig.SA_RESTART and interrupted not in RESTARTABLE_NEVER)):
+                self.restart_call(interrupted)
             interrupted = None  # a second handler nests on the first one's frame
             self.enter_handler(t, signo, act, info)
+
+    def restart_call(self, nr: int) -> None:
+        """Back over the `syscall` instruction, to make call `nr` again."""
+        self.cpu.write(regs.RIP, self.cpu.read(regs.RIP) - 2)
+        self.cpu.write(regs.RAX, nr)
 
     def enter_handler(self, t: GuestThread, signo: int, act: sig.Action, info: bytes) -> None:
         """Run `signo`'s guest handler; a stack that cannot take its frame is the

@@ -38,6 +38,7 @@ class GuestThread:
     call: tuple | None = None  # a call to make outside the CPU: (nr, args, request)
     saved_mask: int | None = None  # the mask to restore after rt_sigsuspend's handler
     interrupted: int | None = None  # the call a signal interrupted (for SA_RESTART)
+    restart_always: bool = False  # ... before it began: restarted whatever the handler
     then: object = None  # finishes a call made outside the CPU: result -> result
     wait_limit: object = None  # rt_sigtimedwait's copy of its timeout, which ppoll updates
     sigreturn: bool = False
