@@ -12,7 +12,7 @@ from setuptools import Extension, setup
 
 SOURCES = ["rules.c", "host_api.c", "memory.c", "guest_map.c", "emulate_hook.c",
            "foreign_calls.c", "guest_pointers.c", "notify_loop.c", "traced_calls.c",
-           "resolve.c", "module.c"]
+           "traced_wait.c", "resolve.c", "module.c"]
 DEBIAN_HINT = "apt-get install -y gcc pkg-config liblua5.4-dev python3-dev"
 
 
@@ -51,7 +51,8 @@ def extensions() -> list[Extension]:
                       extra_link_args=libs + wanted,
                       depends=[f"src/core/{h}" for h in
                                ("rules.h", "module.h", "unicorn_api.h", "guest_map.h",
-                                "foreign_calls.h", "guest_pointers.h", "resolve.h")])]
+                                "foreign_calls.h", "guest_pointers.h", "resolve.h",
+                                "traced_calls.h")])]
 
 
 setup(ext_modules=extensions())
