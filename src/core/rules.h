@@ -135,6 +135,9 @@ void lt_rules_fault(struct lt_rules *R, int err);
 void lt_rules_report(struct lt_rules *R, struct lt_rule *rule, const char *message);
 /* The run is over: say how many errors were held back. */
 void lt_rules_finish(struct lt_rules *R);
+/* Report the Lua error on top of L's stack (popped): its first line, `line N: ...`. */
+void lt_rules_report_lua_error(struct lt_rules *R, lua_State *L, struct lt_rule *rule,
+                               int status);
 /* A whole line to the log, with one write(2). */
 void lt_log_line(int fd, const char *prefix, const char *text, size_t len);
 
