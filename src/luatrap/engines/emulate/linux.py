@@ -24,6 +24,7 @@ from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.calls import DONE, OUTSIDE
 from luatrap.engines.emulate.cpu import Cpu
+from luatrap.engines.emulate.delivery import SignalDelivery
 from luatrap.engines.emulate.foreign import OPEN_CALLS, X32_BIT, ForeignCalls
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.engines.emulate.threads import CpuLock, GuestThread
@@ -34,10 +35,6 @@ from luatrap.syscalls import table
 
 host_syscall = host.syscall
 NEVER_BLOCK = table.never_waits()
-RESTARTABLE_NEVER = {table.by_name(n).nr for n in (
-    "pause", "rt_sigsuspend", "nanosleep", "clock_nanosleep", "poll", "ppoll", "select",
-    "pselect6", "epoll_wait", "epoll_pwait", "epoll_pwait2", "rt_sigtimedwait", "semop",
-    "semtimedop", "msgrcv", "msgsnd", "io_getevents")}
 PSELECT6 = table.by_name("pselect6").nr
 WAITS_WITH_MASK = {PSELECT6: 5, table.by_name("ppoll").nr: 3,  # where the mask pointer is
                    table.by_name("epoll_pwait").nr: 4, table.by_name("epoll_pwait2").nr: 4}
@@ -45,14 +42,13 @@ EPIPE_SIGNALS = {-errno.EPIPE: signal.SIGPIPE, -errno.EFBIG: signal.SIGXFSZ}
 FAULT_SIGNALS = {0: (signal.SIGFPE, 1), 1: (signal.SIGTRAP, 1), 3: (signal.SIGTRAP, 0x80),
                  4: (signal.SIGSEGV, 0x80), 5: (signal.SIGSEGV, 0x80), 6: (signal.SIGILL, 2),
                  13: (signal.SIGSEGV, 0x80), 16: (signal.SIGFPE, 0)}
-SEGV_MAPERR, SEGV_ACCERR, ILL_ILLOPN = 1, 2, 2  # si_code values
 # The C hook's routes (src/core/emulate_hook.c): Python, the host (may block), the host
 # (never blocks, so also while other guest threads wait for the CPU).
 ROUTE_PYTHON, ROUTE_HOST, ROUTE_HOST_NEVER_BLOCKS = 0, 1, 2
 MAX_ROUTED = 1024
 
 
-class Emulator(ForeignCalls):
+class Emulator(ForeignCalls, SignalDelivery):
     """One guest process: its CPU, memory, threads and signal state."""
 
     def __init__(self, session: Session) -> None:
@@ -328,80 +324,6 @@ class Emulator(ForeignCalls):
             self.session.on_result(t.tid, result)
         if result is not DONE:
             self.cpu.write(regs.RAX, result)
-
-    def fault(self, t: GuestThread, err: int) -> None:
-        """The guest touched bad memory or ran a bad instruction: the kernel's signal."""
-        refused = self.hook.take_fault()
-        if t.fault:
-            signo, code, addr = t.fault
-        elif refused is not None and err == regs.UC_ERR_EXCEPTION:
-            page, mapped = refused
-            addr = self.cpu.fault_address(page)
-            self.hook.take_fault()  # what the second try refused again
-            signo, code = signal.SIGSEGV, SEGV_ACCERR if mapped else SEGV_MAPERR
-        else:
-            signo, code, addr = (signal.SIGILL, ILL_ILLOPN, None) \
-                if err == regs.UC_ERR_INSN_INVALID else (signal.SIGSEGV, SEGV_MAPERR, None)
-        t.fault = 0
-        if addr is None:  # the faulting instruction's address, as the kernel gives
-            addr = self.cpu.read(regs.RIP)
-        act = self.signals.actions[signo]
-        if act.handler in (sig.SIG_DFL, sig.SIG_IGN) or t.mask & sig.bit(signo):
-            self.exit_process(None, signo)
-        self.enter_handler(t, signo, act, sig.make_info(signo, code, addr=addr))
-
-    def deliver_signals(self, t: GuestThread) -> None:
-        """Run the guest handler of each deliverable pending signal (or its default)."""
-        interrupted, t.interrupted = t.interrupted, None
-        always, t.restart_always = t.restart_always, False
-        if interrupted is not None:  # only if rip is still right after that `syscall`
-            rip = self.cpu.read(regs.RIP)
-            if (not self.memory.covers(host.page_down(rip - 2), rip)
-                    or ctypes.string_at(rip - 2, 2) != b"\x0f\x05"):
-                interrupted = None
-        while True:
-            signo, info = self.signals.take(t)
-            if not signo:
-                if t.saved_mask is not None:  # rt_sigsuspend ended without a handler
-                    t.mask, t.saved_mask = t.saved_mask, None
-                if interrupted is not None:  # no handler ran: the kernel restarts it
-                    self.restart_call(interrupted)
-                self.note_signals()
-                return
-            act = self.signals.actions[signo]
-            if act.handler == sig.SIG_IGN:
-                continue
-            if act.handler == sig.SIG_DFL:
-                if signo in sig.IGNORED_BY_DEFAULT:
-                    continue
-                if signo in sig.STOP_BY_DEFAULT:
-                    sig.stop_by(signo)
-                    continue
-                self.exit_process(None, signo)
-            if interrupted is not None and (always or (
-                    act.flags & sig.SA_RESTART and interrupted not in RESTARTABLE_NEVER)):
-                self.restart_call(interrupted)
-            interrupted = None  # a second handler nests on the first one's frame
-            self.enter_handler(t, signo, act, info)
-
-    def restart_call(self, nr: int) -> None:
-        """Back over the `syscall` instruction, to make call `nr` again."""
-        self.cpu.write(regs.RIP, self.cpu.read(regs.RIP) - 2)
-        self.cpu.write(regs.RAX, nr)
-
-    def enter_handler(self, t: GuestThread, signo: int, act: sig.Action, info: bytes) -> None:
-        """Run `signo`'s guest handler; a stack that cannot take its frame is the
-        kernel's forced SIGSEGV."""
-        try:
-            sig.build_frame(self.cpu, self.memory, t, signo, act, info)
-        except GuestFault:
-            self.exit_process(None, signal.SIGSEGV)
-
-    def sigreturn(self, t: GuestThread) -> None:
-        try:
-            sig.sigreturn(self.cpu, self.memory, t)
-        except GuestFault:
-            self.exit_process(None, signal.SIGSEGV)
 
     def thread_exit(self, t: GuestThread) -> None:
         """Thread `t` ended: wake its joiner (CLONE_CHILD_CLEARTID), end the process
