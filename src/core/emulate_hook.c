@@ -401,6 +401,27 @@ static PyObject *Hook_set_pointer_checks(EmulateHookObject *self, PyObject *list
   Py_RETURN_NONE;
 }
 
+static PyObject *Hook_reserve_fds(EmulateHookObject *self, PyObject *list) {
+  Py_ssize_t n, i;
+  int *fds, err;
+  if (!PyList_Check(list))
+    return PyErr_Format(PyExc_TypeError, "reserve_fds takes a list");
+  n = PyList_GET_SIZE(list);
+  if ((fds = PyMem_Calloc((size_t)n + 1, sizeof *fds)) == NULL)
+    return PyErr_NoMemory();
+  for (i = 0; i < n; i++)
+    fds[i] = (int)PyLong_AsLong(PyList_GET_ITEM(list, i));
+  if (PyErr_Occurred()) {
+    PyMem_Free(fds);
+    return NULL;
+  }
+  err = lt_pointer_checks_reserve(&self->h.pointers, fds, (size_t)n);
+  PyMem_Free(fds);
+  if (err != 0)
+    return PyErr_NoMemory();
+  Py_RETURN_NONE;
+}
+
 static PyObject *Hook_keep_opened(EmulateHookObject *self, PyObject *arg) {
   long long result = PyLong_AsLongLong(arg);
   (void)self;
@@ -480,10 +501,12 @@ static PyMethodDef Hook_methods[] = {
     {"set_pointer_checks", (PyCFunction)Hook_set_pointer_checks, METH_O,
      "set_pointer_checks([(nr, arg, kind, count_arg, size), ...]): what forwarded calls "
      "may point at (guest_pointers.h), sorted by nr"},
+    {"reserve_fds", (PyCFunction)Hook_reserve_fds, METH_O,
+     "reserve_fds([fd, ...]): luatrap's own descriptors, which forwarded calls may not use"},
     {"keep_opened", (PyCFunction)Hook_keep_opened, METH_O,
      "keep_opened(result): an open's result, or -EACCES if it opened a /proc/PID/mem"},
     {"check_pointers", (PyCFunction)Hook_check_pointers, METH_VARARGS,
-     "check_pointers(nr, args): 0 if the call may be forwarded, else -EFAULT"},
+     "check_pointers(nr, args): 0 if the call may be forwarded, else -EFAULT or -EBADF"},
     {"use_own_tlb", (PyCFunction)Hook_use_own_tlb, METH_O,
      "use_own_tlb(yes): fill Unicorn's TLB from the guest map, or let its MMU"},
     {"take_fault", (PyCFunction)Hook_take_fault, METH_NOARGS,

@@ -48,7 +48,28 @@ int lt_pointer_checks_set(struct lt_pointer_checks *P, const struct lt_pointer_a
 
 void lt_pointer_checks_free(struct lt_pointer_checks *P) {
   free(P->args);
+  free(P->reserved);
   memset(P, 0, sizeof *P);
+}
+
+int lt_pointer_checks_reserve(struct lt_pointer_checks *P, const int *fds, size_t count) {
+  int *copy = NULL;
+  if (count > 0 && (copy = malloc(count * sizeof *copy)) == NULL)
+    return -ENOMEM;
+  if (count > 0)
+    memcpy(copy, fds, count * sizeof *copy);
+  free(P->reserved);
+  P->reserved = copy;
+  P->reserved_count = count;
+  return 0;
+}
+
+static int reserved(const struct lt_pointer_checks *P, int64_t fd) {
+  size_t i;
+  for (i = 0; i < P->reserved_count; i++)
+    if (P->reserved[i] == (int)fd)
+      return 1;
+  return 0;
 }
 
 static int need_of(int kind) {
@@ -118,11 +139,13 @@ static int mmsghdrs_ok(const struct guest_map *m, uint64_t p, uint64_t count, in
   return 1;
 }
 
-static int one_ok(const struct lt_pointer_arg *c, const struct guest_map *m,
-                  const int64_t args[6]) {
+static int one_ok(const struct lt_pointer_checks *P, const struct lt_pointer_arg *c,
+                  const struct guest_map *m, const int64_t args[6]) {
   uint64_t p = (uint64_t)args[c->arg];
   uint64_t count = c->count_arg >= 0 ? (uint64_t)args[(int)c->count_arg] : 1;
   switch (c->kind) {
+  case LT_FD:
+    return !reserved(P, args[c->arg]);
   case LT_PTR_STRING:
     return string_ok(m, p);
   case LT_PTR_IOVEC_READ: case LT_PTR_IOVEC_WRITE:
@@ -151,8 +174,8 @@ int lt_check_guest_pointers(const struct lt_pointer_checks *P, const struct gues
   if (P->args == NULL || nr < 0 || nr >= LT_MAX_NR)
     return 0;
   for (i = P->first[nr]; i < P->first[nr + 1]; i++)
-    if (!one_ok(&P->args[i], m, args))
-      return -EFAULT;
+    if (!one_ok(P, &P->args[i], m, args))
+      return P->args[i].kind == LT_FD ? -EBADF : -EFAULT;
   return 0;
 }
 

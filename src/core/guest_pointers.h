@@ -29,6 +29,7 @@ enum lt_pointer_kind {
   LT_PTR_MMSGHDR_READ, /* n struct mmsghdr (sendmmsg) */
   LT_PTR_MMSGHDR_WRITE, /* (recvmmsg) */
   LT_PTR_FUTEX_SECOND, /* futex's uaddr2, for the operations that use it */
+  LT_FD,              /* not a pointer: a descriptor, which must not be luatrap's own */
   LT_PTR_KINDS
 };
 
@@ -44,14 +45,19 @@ struct lt_pointer_arg {
 struct lt_pointer_checks {
   struct lt_pointer_arg *args; /* sorted by call number */
   uint32_t first[LT_MAX_NR + 1]; /* the checks of call nr: args[first[nr] .. first[nr+1]) */
+  int *reserved;               /* luatrap's own descriptors in the guest's table */
+  size_t reserved_count;
 };
 
 /* Replace the checks with `n` entries (copied); 0 or -ENOMEM / -EINVAL. */
 int lt_pointer_checks_set(struct lt_pointer_checks *P, const struct lt_pointer_arg *args,
                           uint32_t n);
 void lt_pointer_checks_free(struct lt_pointer_checks *P);
+/* luatrap's own descriptors, which no forwarded call may use (EBADF); 0 or -ENOMEM. */
+int lt_pointer_checks_reserve(struct lt_pointer_checks *P, const int *fds, size_t count);
 
-/* 0 if call `nr(args)` may be forwarded as it is, else -EFAULT. */
+/* 0 if call `nr(args)` may be forwarded as it is, else -EFAULT (or -EBADF: it names
+** one of luatrap's own descriptors). */
 int lt_check_guest_pointers(const struct lt_pointer_checks *P, const struct guest_map *m,
                             int nr, const int64_t args[6]);
 

@@ -58,9 +58,8 @@ class ForeignCalls:
         if handler is not None:
             return self.foreign_emulated(handler, t, args)
         twin = self.x32_twins.get(nr & ~X32_BIT)
-        if twin is not None and self.hook.check_pointers(twin, tuple(args)):
-            return -errno.EFAULT
-        return self.host_call(t, nr, args)
+        refused = self.hook.check_pointers(twin, tuple(args)) if twin is not None else 0
+        return refused or self.host_call(t, nr, args)
 
     def decide_foreign(self, t: GuestThread, run, nr: int, args, hooked_nr: int,
                        decision) -> object:
@@ -114,9 +113,12 @@ class ForeignCalls:
             return self.foreign_emulated(handler, t, args)
         args = [a & 0xFFFFFFFF for a in args]
         twin = self.map_i386(nr, self.i386_twins.get(nr, -1), args)
-        if twin is UNREADABLE or (twin is not None and twin[0] >= 0 and
-                                  self.hook.check_pointers(twin[0], tuple(twin[1]))):
-            return -errno.EFAULT  # (the x86_64 twin's checks: the same pointers)
+        if twin is UNREADABLE:
+            return -errno.EFAULT
+        if twin is not None and twin[0] >= 0:  # the x86_64 twin's checks: the same pointers
+            refused = self.hook.check_pointers(twin[0], tuple(twin[1]))
+            if refused:
+                return refused
         result = host.int80(nr, *args)
         if twin is not None and twin[0] in OPEN_CALLS:
             result = self.hook.keep_opened(result)

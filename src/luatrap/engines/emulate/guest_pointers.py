@@ -1,4 +1,5 @@
-"""What a call forwarded to the host kernel may point at: the guest's memory only.
+"""What a call forwarded to the host kernel may point at: the guest's memory only (and
+which descriptors it may name: not luatrap's own).
 
 Guest memory is host memory at the same addresses, next to luatrap's own. Before the C
 hook (or the Linux layer) forwards a call, every pointer it carries is checked against
@@ -13,7 +14,7 @@ from luatrap.syscalls import x86_64_table
 
 READ, WRITE, ANY, STRING = 1, 2, 3, 4
 IOVEC_READ, IOVEC_WRITE, MSGHDR_READ, MSGHDR_WRITE = 5, 6, 7, 8
-MMSGHDR_READ, MMSGHDR_WRITE, FUTEX_SECOND = 9, 10, 11
+MMSGHDR_READ, MMSGHDR_WRITE, FUTEX_SECOND, FD = 9, 10, 11, 12
 
 # x86_64 sizes of what pointer arguments point to (unlisted types: their first byte).
 SIZES = {
@@ -89,6 +90,9 @@ def checks_of(nr: int, name: str, args: tuple) -> list[tuple[int, int, int, int,
     index = {arg[2]: i for i, arg in enumerate(args)}
     out = []
     for i, (kind, ctype, arg_name) in enumerate(args):
+        if kind in ("fd", "dirfd"):  # luatrap's own descriptors are not the guest's
+            out.append((nr, i, FD, -1, 0))
+            continue
         if kind not in POINTER_KINDS or (name, arg_name) in NOT_ALWAYS_POINTERS:
             continue
         if (name, arg_name) in SIZED:

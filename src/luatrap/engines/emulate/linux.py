@@ -60,7 +60,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         self.threads: list[GuestThread] = []
         self.current: GuestThread | None = None
         self.proc: proc_self.ProcSelf | None = None  # set once the program is loaded
-        self.reserved_fds: set[int] = set()
+        self.reserved_fds = ReservedFds(self)
         self.fd_base = fd_base(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         self.exec_state: dict = {}
         self.shm_sizes: dict[int, int] = {}
@@ -191,8 +191,9 @@ class Emulator(ForeignCalls, SignalDelivery):
         except GuestFault:
             return -errno.EFAULT
         if not internal:
-            if self.hook.check_pointers(nr, tuple(args)):
-                return -errno.EFAULT  # it would reach luatrap's own memory
+            refused = self.hook.check_pointers(nr, tuple(args))
+            if refused:
+                return refused  # it would reach luatrap's own memory or descriptors
             if (nr not in WAITS_WITH_MASK
                     and (t.pending | self.signals.process_pending) & ~t.mask):
                 # A signal came before the call began: it is taken first, and the call
@@ -513,6 +514,23 @@ class Emulator(ForeignCalls, SignalDelivery):
     def exec_program(self, t: GuestThread, path: str, argv: list[str], env: list[bytes],
                      keep: int | None = None) -> int:
         return processes.exec_program(self, t, path, argv, env, keep)
+
+
+class ReservedFds(set):
+    """luatrap's own descriptors in the guest's table; the C hook refuses them (EBADF)
+    to forwarded calls."""
+
+    def __init__(self, emu: Emulator) -> None:
+        super().__init__()
+        self.emu = emu
+
+    def add(self, fd: int) -> None:
+        super().add(fd)
+        self.emu.hook.reserve_fds(sorted(self))
+
+    def discard(self, fd: int) -> None:
+        super().discard(fd)
+        self.emu.hook.reserve_fds(sorted(self))
 
 
 def fd_base(limit: int) -> int:
