@@ -16,20 +16,6 @@
 
 #include "traced_calls.h"
 
-static PyObject *on_seccomp_stop(TracedCallsObject *self, PyObject *args) {
-  int tid, skip_hooks;
-  if (!PyArg_ParseTuple(args, "ip", &tid, &skip_hooks))
-    return NULL;
-  return seccomp_stop(&self->t, tid, skip_hooks);
-}
-
-static PyObject *on_syscall_stop(TracedCallsObject *self, PyObject *args) {
-  int tid;
-  if (!PyArg_ParseTuple(args, "i", &tid))
-    return NULL;
-  return syscall_stop(&self->t, tid);
-}
-
 /* ------------------------------------------------------------------ waiting */
 
 static double now(void) {
@@ -212,10 +198,6 @@ static void Traced_dealloc(TracedCallsObject *self) {
 }
 
 static PyMethodDef Traced_methods[] = {
-    {"on_seccomp_stop", (PyCFunction)on_seccomp_stop, METH_VARARGS,
-     "on_seccomp_stop(tid, skip_hooks): a ruled call stopped at its entry"},
-    {"on_syscall_stop", (PyCFunction)on_syscall_stop, METH_VARARGS,
-     "on_syscall_stop(tid): a syscall-entry or -exit stop"},
     {"reap", (PyCFunction)reap, METH_VARARGS,
      "reap(spin, total, signalfd): serve stops until Python has work: "
      "([(tid, status)], [(signo, code)], alive)"},

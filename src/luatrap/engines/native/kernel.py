@@ -12,7 +12,7 @@ import os
 libc = ctypes.CDLL(None, use_errno=True)
 
 # ptrace requests and options (<sys/ptrace.h>, <linux/ptrace.h>)
-PTRACE_CONT, PTRACE_GETREGS, PTRACE_SETREGS, PTRACE_SYSCALL = 7, 12, 13, 24
+PTRACE_CONT, PTRACE_SYSCALL = 7, 24
 PTRACE_DETACH = 17
 PTRACE_GETEVENTMSG, PTRACE_GETSIGINFO = 0x4201, 0x4202
 PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_LISTEN = 0x4206, 0x4207, 0x4208
@@ -47,14 +47,6 @@ AUDIT_ARCH_I386 = 0x40000003
 X32_SYSCALL_BIT = 0x40000000
 
 
-class UserRegs(ctypes.Structure):
-    """struct user_regs_struct (x86_64), signed fields."""
-
-    _fields_ = [(n, ctypes.c_long) for n in (
-        "r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax "
-        "rip cs eflags rsp ss fs_base gs_base ds es fs gs").split()]
-
-
 class SockFilter(ctypes.Structure):
     """struct sock_filter: one classic BPF instruction."""
 
@@ -67,8 +59,6 @@ class SockFprog(ctypes.Structure):
 
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
 
-
-assert ctypes.sizeof(UserRegs) == 27 * 8
 
 ptrace = libc.ptrace
 ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
