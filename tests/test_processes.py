@@ -298,3 +298,11 @@ def test_luatrap_s_own_descriptors_are_not_the_programs(engine, rules):
     r = luatrap("--rules", rules({"getppid": FAKE_GETPID}), PYTHON, "-c", LIST_FDS,
                 engine=engine)
     assert r.stdout == native_run(PYTHON, "-c", LIST_FDS).stdout
+
+
+def test_odd_arguments_get_the_kernels_answers(engine, rules, cprog):
+    """sigaction's view of SIGKILL, mmap of 0 bytes and of ~2^64 bytes: each answered
+    as natively (EINVAL where the kernel says EINVAL, ENOMEM where it says ENOMEM)."""
+    program = cprog("odd_arguments")
+    r = luatrap("--rules", rules({"getppid": FAKE_GETPID}), program, engine=engine)
+    assert r.stdout == native_run(program).stdout

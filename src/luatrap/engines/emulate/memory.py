@@ -135,8 +135,10 @@ class GuestMemory:
 
     # -- the memory system calls -------------------------------------------------------
     def mmap(self, addr: int, length: int, prot: int, flags: int, fd: int, off: int) -> int:
-        if length <= 0:
+        if length == 0:
             return -errno.EINVAL
+        if length < 0:  # above 2^63 as the kernel's size_t: no room for it
+            return -errno.ENOMEM
         if flags & MAP_FIXED and not self.covers(page_down(addr), page_up(addr + length)):
             flags = (flags & ~MAP_FIXED) | MAP_FIXED_NOREPLACE
         result = host.syscall(NR_MMAP, addr, length, host_prot(prot), flags, fd, off)

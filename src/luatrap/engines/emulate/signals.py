@@ -80,6 +80,10 @@ class Signals:
 
     # -- rt_sigaction and friends ---------------------------------------------------
     def sigaction(self, sig: int, new: int, old: int) -> int:
+        if sig in UNCATCHABLE and not new:  # asking is allowed: the default, always
+            if old:
+                self.memory.write(old, bytes(32))
+            return 0
         if sig not in ALL or sig == KICK:
             return -22
         act = self.actions[sig]
