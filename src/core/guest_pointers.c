@@ -23,19 +23,32 @@
 #define MAX_VECTOR 1024 /* UIO_MAXIOV */
 #define FUTEX_OP_MASK 0x7f /* without FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME */
 
+/* A malloc'd copy of n items of `size` bytes (NULL for none); -ENOMEM in *err. */
+static void *copy_of(const void *items, size_t n, size_t size, int *err) {
+  void *copy;
+  *err = 0;
+  if (n == 0)
+    return NULL;
+  if ((copy = malloc(n * size)) == NULL)
+    *err = -ENOMEM;
+  else
+    memcpy(copy, items, n * size);
+  return copy;
+}
+
 int lt_pointer_checks_set(struct lt_pointer_checks *P, const struct lt_pointer_arg *args,
                           uint32_t n) {
-  struct lt_pointer_arg *copy = NULL;
+  struct lt_pointer_arg *copy;
   uint32_t i, nr;
+  int err;
   for (i = 0; i < n; i++)
     if (args[i].nr >= LT_MAX_NR || args[i].arg >= 6 || args[i].kind == 0 ||
         args[i].kind >= LT_PTR_KINDS || args[i].count_arg >= 6 ||
         (i > 0 && args[i].nr < args[i - 1].nr))
       return -EINVAL;
-  if (n > 0 && (copy = malloc(n * sizeof *copy)) == NULL)
-    return -ENOMEM;
-  if (n > 0)
-    memcpy(copy, args, n * sizeof *copy);
+  copy = copy_of(args, n, sizeof *args, &err);
+  if (err != 0)
+    return err;
   free(P->args);
   P->args = copy;
   for (nr = 0, i = 0; nr <= LT_MAX_NR; nr++) {
@@ -53,11 +66,9 @@ void lt_pointer_checks_free(struct lt_pointer_checks *P) {
 }
 
 int lt_pointer_checks_reserve(struct lt_pointer_checks *P, const int *fds, size_t count) {
-  int *copy = NULL;
-  if (count > 0 && (copy = malloc(count * sizeof *copy)) == NULL)
-    return -ENOMEM;
-  if (count > 0)
-    memcpy(copy, fds, count * sizeof *copy);
+  int err, *copy = copy_of(fds, count, sizeof *fds, &err);
+  if (err != 0)
+    return err;
   free(P->reserved);
   P->reserved = copy;
   P->reserved_count = count;

@@ -5,6 +5,7 @@
 ** orders the threads, and a c_* function that needs Python (write_guard, on_error)
 ** takes the GIL back while nobody waits for it holding the runtime's lock.
 */
+#include "guest_pointers.h"
 #include "module.h"
 
 #include <errno.h>
@@ -416,6 +417,36 @@ PyTypeObject ForeignCallsType = {
     .tp_init = (initproc)Foreign_init,
 };
 
+/* The kinds of EmulateHook.set_pointer_checks entries (guest_pointers.h), as
+** luatrap._core.POINTER_KINDS: name -> value, for the table built in Python. */
+static int add_pointer_kinds(PyObject *m) {
+  static const struct {
+    const char *name;
+    int kind;
+  } kinds[] = {{"READ", LT_PTR_READ}, {"WRITE", LT_PTR_WRITE}, {"ANY", LT_PTR_ANY},
+               {"STRING", LT_PTR_STRING}, {"IOVEC_READ", LT_PTR_IOVEC_READ},
+               {"IOVEC_WRITE", LT_PTR_IOVEC_WRITE}, {"MSGHDR_READ", LT_PTR_MSGHDR_READ},
+               {"MSGHDR_WRITE", LT_PTR_MSGHDR_WRITE}, {"MMSGHDR_READ", LT_PTR_MMSGHDR_READ},
+               {"MMSGHDR_WRITE", LT_PTR_MMSGHDR_WRITE},
+               {"FUTEX_SECOND", LT_PTR_FUTEX_SECOND}, {"FD", LT_FD}};
+  PyObject *dict = PyDict_New(), *value;
+  size_t i;
+  if (dict == NULL)
+    return -1;
+  for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    value = PyLong_FromLong(kinds[i].kind);
+    if (value == NULL || PyDict_SetItemString(dict, kinds[i].name, value) < 0) {
+      Py_XDECREF(value);
+      Py_DECREF(dict);
+      return -1;
+    }
+    Py_DECREF(value);
+  }
+  i = PyModule_AddObjectRef(m, "POINTER_KINDS", dict) < 0;
+  Py_DECREF(dict);
+  return i ? -1 : 0;
+}
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "luatrap._core",
     "luatrap's C core: the rules runtime and the engines' per-call hooks.", -1, NULL,
@@ -435,7 +466,8 @@ PyMODINIT_FUNC PyInit__core(void) {
       PyModule_AddObjectRef(m, "NotifyLoop", (PyObject *)&NotifyLoopType) < 0 ||
       PyModule_AddObjectRef(m, "TracedCalls", (PyObject *)&TracedCallsType) < 0 ||
       PyModule_AddObjectRef(m, "ForeignCalls", (PyObject *)&ForeignCallsType) < 0 ||
-      PyModule_AddStringConstant(m, "LUA_VERSION", LUA_RELEASE) < 0) {
+      PyModule_AddStringConstant(m, "LUA_VERSION", LUA_RELEASE) < 0 ||
+      add_pointer_kinds(m) < 0) {
     Py_DECREF(m);
     return NULL;
   }

@@ -10,11 +10,15 @@ argument times an element's), and whether the kernel reads or writes it.
 """
 from __future__ import annotations
 
+from luatrap import _core
 from luatrap.syscalls import x86_64_table
 
-READ, WRITE, ANY, STRING = 1, 2, 3, 4
-IOVEC_READ, IOVEC_WRITE, MSGHDR_READ, MSGHDR_WRITE = 5, 6, 7, 8
-MMSGHDR_READ, MMSGHDR_WRITE, FUTEX_SECOND, FD = 9, 10, 11, 12
+_KIND = _core.POINTER_KINDS  # the C side's own numbers (src/core/guest_pointers.h)
+READ, WRITE, ANY, STRING = _KIND["READ"], _KIND["WRITE"], _KIND["ANY"], _KIND["STRING"]
+IOVEC_READ, IOVEC_WRITE = _KIND["IOVEC_READ"], _KIND["IOVEC_WRITE"]
+MSGHDR_READ, MSGHDR_WRITE = _KIND["MSGHDR_READ"], _KIND["MSGHDR_WRITE"]
+MMSGHDR_READ, MMSGHDR_WRITE = _KIND["MMSGHDR_READ"], _KIND["MMSGHDR_WRITE"]
+FUTEX_SECOND, FD = _KIND["FUTEX_SECOND"], _KIND["FD"]
 
 # x86_64 sizes of what pointer arguments point to (unlisted types: their first byte).
 SIZES = {

@@ -97,6 +97,11 @@ class Emulator(ForeignCalls, SignalDelivery):
         for nr, (path_arg, _kind) in proc_self.PATH_CALLS.items():
             self.hook.set_path_arg(nr, path_arg)  # a path under /proc/ comes to Python
 
+    def route_through_python(self, numbers, yes: bool) -> None:
+        """Send these (forwarded) calls to Python for a while, or back to the C hook."""
+        for nr in numbers:
+            self.hook.set_route(nr, ROUTE_PYTHON if yes else ROUTE_HOST)
+
     def _guarded(self, fn):
         """An entry from the C hook: what it raises is kept for run() to re-raise (the
         thread then ends luatrap with one line), and the CPU stops."""

@@ -23,6 +23,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from luatrap.engines.emulate.memory import GuestFault
+from luatrap.syscalls import table
 
 if TYPE_CHECKING:
     from luatrap.engines.emulate.linux import Emulator
@@ -59,15 +60,13 @@ class ProcSelf:
     def watch_listing(self, fd: int) -> None:
         """`fd` lists the process's descriptors: getdents must leave luatrap's out."""
         self.fd_dirs.add(fd)
-        for nr in GETDENTS:
-            self.emu.hook.set_route(nr, 0)  # through Python while such a listing is open
+        self.emu.route_through_python(GETDENTS, True)  # while such a listing is open
 
     def forget_listing(self, fd: int) -> None:
         """`fd` was closed."""
         self.fd_dirs.discard(fd)
         if not self.fd_dirs:
-            for nr in GETDENTS:
-                self.emu.hook.set_route(nr, 1)
+            self.emu.route_through_python(GETDENTS, False)
 
     def listing(self, t: GuestThread, nr: int, fd: int, buf: int, count: int) -> int:
         """getdents/getdents64 of a descriptor listing: the entries of luatrap's own
@@ -227,9 +226,17 @@ def handle(emu: Emulator, t: GuestThread, proc: ProcSelf, nr: int, args) -> int 
     return emu.host_call(t, nr, swapped)
 
 
-OPENAT2, LSTAT, NEWFSTATAT, STATX, NOFOLLOW = 437, 6, 262, 332, 0x100
-GETDENTS = (78, 217)  # getdents, getdents64
-PATH_CALLS = {2: (0, "open"), 257: (1, "open"), OPENAT2: (1, "open"),
-              89: (0, "readlink"), 267: (1, "readlink"),
-              4: (0, "stat"), 6: (0, "stat"), 262: (1, "stat"), 332: (1, "stat"),
-              21: (0, "stat"), 269: (1, "stat"), 439: (1, "stat")}
+def _nr(name: str) -> int:
+    return table.by_name(name).nr
+
+
+OPENAT2, LSTAT, NEWFSTATAT, STATX = _nr("openat2"), _nr("lstat"), _nr("newfstatat"), _nr("statx")
+NOFOLLOW = 0x100  # AT_SYMLINK_NOFOLLOW
+GETDENTS = (_nr("getdents"), _nr("getdents64"))  # (the order listing() expects)
+# Calls that name a path -> (which argument, what they do with it).
+PATH_CALLS = {_nr(name): (arg, kind) for name, arg, kind in (
+    ("open", 0, "open"), ("openat", 1, "open"), ("openat2", 1, "open"),
+    ("readlink", 0, "readlink"), ("readlinkat", 1, "readlink"),
+    ("stat", 0, "stat"), ("lstat", 0, "stat"), ("newfstatat", 1, "stat"),
+    ("statx", 1, "stat"), ("access", 0, "stat"), ("faccessat", 1, "stat"),
+    ("faccessat2", 1, "stat"))}
