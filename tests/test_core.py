@@ -138,6 +138,7 @@ def test_unicorn_declarations_match_the_package():
     """src/core/unicorn_api.h declares Unicorn's constants by hand (the wheel ships no
     headers); they must be the unicorn package's own."""
     unicorn = pytest.importorskip("unicorn")
+    from unicorn import arm64_const as arm64
     from unicorn import unicorn_const as uc
     from unicorn import x86_const as x86
 
@@ -147,7 +148,8 @@ def test_unicorn_declarations_match_the_package():
                if not name.startswith("UC_CTL_WRITE")}
     assert len(defined) > 15
     for name, text in defined.items():
-        module = x86 if name.startswith("UC_X86") else uc
+        module = x86 if name.startswith("UC_X86") else \
+            arm64 if name.startswith("UC_ARM64") else uc
         assert re.fullmatch(r"[\d() <]+", text), (name, text)
         assert eval(text, {"__builtins__": {}}) == getattr(module, name), name  # noqa: S307
     assert unicorn.__version__.startswith("2.1.")

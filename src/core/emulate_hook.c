@@ -1,10 +1,13 @@
 /*
 ** emulate_hook.c - the emulate engine's per-call path: Unicorn's syscall hook, in C.
 **
-** Every `syscall` instruction of the guest lands in on_syscall, inside Unicorn's CPU
-** loop, on the host thread of the guest thread that made it. Read top to bottom:
+** Every system call instruction of the guest (x86_64 `syscall`, aarch64 `svc #0`) lands
+** in on_syscall, inside Unicorn's CPU loop, on the host thread of the guest thread that
+** made it. The guest's architecture is described once (struct guest_abi: where the
+** number, arguments and result live); the path is the same for both. Read top to bottom:
 **
-**   1. the call number is the kernel's: the low 32 bits of rax;
+**   1. the call number is the guest kernel's (x86_64: the low 32 bits of rax; aarch64:
+**      x8), and host_nr maps it to the host's (the identity for x86_64 guests);
 **   2. its route, set once by the Linux layer: answered in Python (the calls it
 **      emulates, waits with a signal mask, x32, paths under /proc/: the guest's
 **      /proc/self is luatrap's), or forwarded to the host kernel;
@@ -17,7 +20,7 @@
 **      owns signals; the result goes to rax; a signal that came meanwhile stops the CPU.
 **
 ** Guest memory is host memory at the same addresses, so a forwarded call needs no
-** translation. A rule whose hook uses c_do_syscall is routed to Python, which steps
+** translation (calls whose structures differ between guest and host go to Python). A rule whose hook uses c_do_syscall is routed to Python, which steps
 ** its coroutine through the same runtime.
 **
 ** The hook also fills Unicorn's TLB from the engine's guest map (fill_tlb below), in
@@ -45,9 +48,31 @@ enum route {
 };
 
 #define NO_PATH 0xFF /* path_arg[nr]: the call names no /proc path Python answers */
+#define AARCH64_EXCP_SWI 2 /* the interrupt number Unicorn gives an aarch64 `svc` */
+
+/* Where a guest architecture keeps a system call's number, arguments and result, and
+** how Unicorn reports the call. */
+struct guest_abi {
+  const char *name;
+  int regs[7];   /* the number, then arguments 1..6 */
+  int result;
+  int interrupt; /* -1: an instruction hook on `syscall`; else this interrupt number */
+};
+
+static const struct guest_abi guest_abis[] = {
+    {"x86_64",
+     {UC_X86_REG_RAX, UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_R10,
+      UC_X86_REG_R8, UC_X86_REG_R9},
+     UC_X86_REG_RAX, -1},
+    {"aarch64",
+     {UC_ARM64_REG_X8, UC_ARM64_REG_X0, UC_ARM64_REG_X0 + 1, UC_ARM64_REG_X0 + 2,
+      UC_ARM64_REG_X0 + 3, UC_ARM64_REG_X0 + 4, UC_ARM64_REG_X0 + 5},
+     UC_ARM64_REG_X0, AARCH64_EXCP_SWI},
+};
 
 struct emu_hook {
   struct unicorn_api api;
+  const struct guest_abi *abi;
   uc_engine *uc;
   uc_hook handle, tlb_handle;
   int installed;
@@ -60,6 +85,7 @@ struct emu_hook {
   PyObject *on_syscall;      /* Python's path: (nr, a1..a6) -> result or None */
   PyObject *after_host_call; /* (nr, a1..a6, result) -> result, for EINTR/EPIPE/EFBIG */
   unsigned char route[LT_MAX_NR];
+  int16_t host_nr[LT_MAX_NR]; /* the host's number of each guest call; -1: none */
   unsigned char path_arg[LT_MAX_NR]; /* the argument naming a path the Linux layer may
                                         answer itself (/proc/self/...), or NO_PATH */
   int slow;                  /* every call to Python (tracing) */
@@ -73,16 +99,12 @@ typedef struct {
   struct emu_hook h;
 } EmulateHookObject;
 
-static const int syscall_regs[7] = {UC_X86_REG_RAX, UC_X86_REG_RDI, UC_X86_REG_RSI,
-                                    UC_X86_REG_RDX, UC_X86_REG_R10, UC_X86_REG_R8,
-                                    UC_X86_REG_R9};
-
 static int flag(const int *f) {
   return __atomic_load_n(f, __ATOMIC_SEQ_CST);
 }
 
 static void set_result(struct emu_hook *h, int64_t value) {
-  h->api.reg_write(h->uc, UC_X86_REG_RAX, &value);
+  h->api.reg_write(h->uc, h->abi->result, &value);
 }
 
 /* Python's path: the whole call, or the end of one made here. */
@@ -135,12 +157,15 @@ static void on_syscall(uc_engine *uc, void *data) {
   void *const ptrs[7] = {&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]};
   const int64_t *args = v + 1;
   uint32_t nr;
-  int route;
+  int route, host_nr;
   (void)uc;
 
-  h->api.reg_read_batch(h->uc, syscall_regs, ptrs, 7);
+  h->api.reg_read_batch(h->uc, h->abi->regs, ptrs, 7);
   nr = (uint32_t)v[0];
   route = nr < LT_MAX_NR ? h->route[nr] : ROUTE_PYTHON;
+  host_nr = nr < LT_MAX_NR ? h->host_nr[nr] : -1;
+  if (host_nr < 0)
+    route = ROUTE_PYTHON;
   if (route == ROUTE_PYTHON || flag(&h->slow) || flag(&h->signal_pending) ||
       (route == ROUTE_HOST && flag(&h->multi_threaded)) || names_proc(h, nr, args)) {
     to_python(h, h->on_syscall, nr, args, NULL);
@@ -157,16 +182,17 @@ static void on_syscall(uc_engine *uc, void *data) {
     if (d.verdict == LT_RUN_NOW) /* not routed here; never leave a coroutine behind */
       lt_rules_drop(&h->rules->R, d.coroutine);
   }
-  if ((result = lt_check_guest_pointers(&h->pointers, &h->map, (int)nr, args)) != 0) {
+  if ((result = lt_check_guest_pointers(&h->pointers, &h->map, host_nr, args)) != 0) {
     set_result(h, result); /* it would reach luatrap's own memory */
     return;
   }
   __atomic_store_n(&h->in_host_call, 1, __ATOMIC_SEQ_CST);
-  result = syscall((long)nr, args[0], args[1], args[2], args[3], args[4], args[5]);
+  result = syscall((long)host_nr, args[0], args[1], args[2], args[3], args[4], args[5]);
   if (result == -1)
     result = -errno;
   __atomic_store_n(&h->in_host_call, 0, __ATOMIC_SEQ_CST);
-  if (nr == SYS_open || nr == SYS_openat || nr == SYS_openat2 || nr == SYS_open_by_handle_at)
+  if (host_nr == SYS_open || host_nr == SYS_openat || host_nr == SYS_openat2 ||
+      host_nr == SYS_open_by_handle_at)
     result = lt_keep_opened(result);
   if (result == -EINTR || result == -EPIPE || result == -EFBIG) {
     to_python(h, h->after_host_call, nr, args, &result);
@@ -175,6 +201,14 @@ static void on_syscall(uc_engine *uc, void *data) {
   }
   if (flag(&h->signal_pending))
     h->api.emu_stop(h->uc);
+}
+
+/* An interrupt of an architecture whose system call is one (aarch64 `svc`); the others
+** are Python's (its own interrupt hook sees them all). */
+static void on_interrupt(uc_engine *uc, uint32_t intno, void *data) {
+  struct emu_hook *h = data;
+  if ((int)intno == h->abi->interrupt)
+    on_syscall(uc, data);
 }
 
 /* Unicorn's TLB misses: the identity mapping, with the range's permissions; a refused
@@ -230,13 +264,15 @@ int unicorn_api_load(struct unicorn_api *api, const char *path, const char **why
 /* ------------------------------------------------------------------ EmulateHook */
 
 static int Hook_init(EmulateHookObject *self, PyObject *args, PyObject *kw) {
-  static char *names[] = {"library", "uc", "on_syscall", "after_host_call", "rules", NULL};
+  static char *names[] = {"library", "uc", "on_syscall", "after_host_call", "rules", "arch",
+                          NULL};
   struct emu_hook *h = &self->h;
-  const char *library, *why = NULL;
+  const char *library, *why = NULL, *arch = "x86_64";
   unsigned long long uc;
   PyObject *on_syscall, *after, *rules = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "sKOO|O", names, &library, &uc, &on_syscall,
-                                   &after, &rules))
+  size_t i;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "sKOO|Os", names, &library, &uc, &on_syscall,
+                                   &after, &rules, &arch))
     return -1;
   if (h->uc != NULL) {
     PyErr_SetString(PyExc_RuntimeError, "EmulateHook is already initialised");
@@ -250,8 +286,17 @@ static int Hook_init(EmulateHookObject *self, PyObject *args, PyObject *kw) {
     PyErr_Format(PyExc_OSError, "%s: %s", library, why);
     return -1;
   }
+  for (i = 0; i < sizeof guest_abis / sizeof guest_abis[0]; i++)
+    if (strcmp(guest_abis[i].name, arch) == 0)
+      h->abi = &guest_abis[i];
+  if (h->abi == NULL) {
+    PyErr_Format(PyExc_ValueError, "no guest architecture %s", arch);
+    return -1;
+  }
   h->uc = (uc_engine *)(uintptr_t)uc;
   memset(h->path_arg, NO_PATH, sizeof h->path_arg);
+  for (i = 0; i < LT_MAX_NR; i++)
+    h->host_nr[i] = (int16_t)i;
   h->on_syscall = Py_NewRef(on_syscall);
   h->after_host_call = Py_NewRef(after);
   h->rules = rules != Py_None ? (RulesObject *)Py_NewRef(rules) : NULL;
@@ -278,8 +323,12 @@ static PyObject *Hook_install(EmulateHookObject *self, PyObject *unused) {
   (void)unused;
   if (h->uc == NULL || h->installed)
     return PyErr_Format(PyExc_RuntimeError, "EmulateHook cannot be installed now");
-  err = h->api.hook_add(h->uc, &h->handle, UC_HOOK_INSN, (void *)on_syscall, h,
-                        (uint64_t)1, (uint64_t)0, UC_X86_INS_SYSCALL);
+  if (h->abi->interrupt < 0)
+    err = h->api.hook_add(h->uc, &h->handle, UC_HOOK_INSN, (void *)on_syscall, h,
+                          (uint64_t)1, (uint64_t)0, UC_X86_INS_SYSCALL);
+  else
+    err = h->api.hook_add(h->uc, &h->handle, UC_HOOK_INTR, (void *)on_interrupt, h,
+                          (uint64_t)1, (uint64_t)0);
   if (err != 0)
     return PyErr_Format(PyExc_OSError, "unicorn hook: %s", h->api.strerror(err));
   h->installed = 1;
@@ -304,6 +353,16 @@ static PyObject *Hook_set_path_arg(EmulateHookObject *self, PyObject *args) {
   if (nr < 0 || nr >= LT_MAX_NR || arg < -1 || arg > 5)
     return PyErr_Format(PyExc_ValueError, "bad path argument %d for call %d", arg, nr);
   self->h.path_arg[nr] = arg < 0 ? NO_PATH : (unsigned char)arg;
+  Py_RETURN_NONE;
+}
+
+static PyObject *Hook_set_host_nr(EmulateHookObject *self, PyObject *args) {
+  int nr, host_nr;
+  if (!PyArg_ParseTuple(args, "ii", &nr, &host_nr))
+    return NULL;
+  if (nr < 0 || nr >= LT_MAX_NR || host_nr < -1 || host_nr >= LT_MAX_NR)
+    return PyErr_Format(PyExc_ValueError, "bad host number %d for call %d", host_nr, nr);
+  self->h.host_nr[nr] = (int16_t)host_nr;
   Py_RETURN_NONE;
 }
 
@@ -514,6 +573,9 @@ static PyMethodDef Hook_methods[] = {
     {"set_path_arg", (PyCFunction)Hook_set_path_arg, METH_VARARGS,
      "set_path_arg(nr, arg): argument `arg` of call nr names a path; one under /proc/ "
      "goes to Python (-1: none)"},
+    {"set_host_nr", (PyCFunction)Hook_set_host_nr, METH_VARARGS,
+     "set_host_nr(nr, host_nr): the host's number of guest call nr (-1: the host has "
+     "none, or its arguments differ: the call goes to Python)"},
     {"set_route", (PyCFunction)Hook_set_route, METH_VARARGS,
      "set_route(nr, route): 0 Python, 1 host (may block), 2 host (never blocks)"},
     {NULL, NULL, 0, NULL},

@@ -5,7 +5,7 @@
 ** is 2.0.1 (older than the library the wheel ships). So the core does not link against
 ** Unicorn at all: it takes the functions from the library the Python side has already
 ** loaded (dlopen with RTLD_NOLOAD, then dlsym), with prototypes that match
-** include/unicorn/unicorn.h of 2.1. Register ids are those of include/unicorn/x86.h;
+** include/unicorn/unicorn.h of 2.1. Register ids are those of include/unicorn/x86.h and arm64.h;
 ** tests/test_core.py checks them against the unicorn package's own constants.
 */
 #ifndef LUATRAP_UNICORN_API_H
@@ -17,6 +17,7 @@
 typedef struct uc_struct uc_engine;
 typedef size_t uc_hook;
 
+#define UC_HOOK_INTR 1
 #define UC_HOOK_INSN 2
 #define UC_HOOK_TLB_FILL (1 << 17)
 #define UC_CTL_UC_USE_EXITS 4
@@ -40,6 +41,8 @@ typedef size_t uc_hook;
 #define UC_X86_REG_R8 106
 #define UC_X86_REG_R9 107
 #define UC_X86_REG_R10 108
+#define UC_ARM64_REG_X0 199 /* X1..X28 follow; include/unicorn/arm64.h */
+#define UC_ARM64_REG_X8 207
 
 struct uc_tlb_entry { /* UC_HOOK_TLB_FILL's answer */
   uint64_t paddr;

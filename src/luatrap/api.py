@@ -9,8 +9,9 @@ from luatrap.logs import Log
 from luatrap.rules import RuleBook, RulesError
 from luatrap.rules.rulebook import DEFAULT_BUDGET, DEFAULT_MEMORY
 from luatrap.session import Session
+from luatrap.syscalls import table
 
-_ELF_X86_64 = (b"\x7fELF\x02", 62)  # 64-bit ELF, e_machine EM_X86_64
+_MACHINES = {62: "x86_64", 183: "aarch64"}  # 64-bit little-endian ELF's e_machine
 
 
 class UsageError(Exception):
@@ -37,6 +38,25 @@ def resolve_program(name: str, env: dict[str, str]) -> str:
     return path
 
 
+def program_arch(path: str) -> str | None:
+    """The architecture of the program at `path` ("x86_64", "aarch64"), following one
+    `#!` line to its interpreter; None for anything else (the kernel decides)."""
+    for _ in range(2):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(256)
+        except OSError:
+            return None
+        if head.startswith(b"#!"):
+            line = head[2:].split(b"\n")[0].strip()
+            path = os.fsdecode(line.split()[0]) if line else ""
+            continue
+        if len(head) < 20 or not head.startswith(b"\x7fELF\x02\x01"):
+            return None
+        return _MACHINES.get(int.from_bytes(head[18:20], "little"))
+    return None
+
+
 def default_engine(path: str) -> str:
     """native if this host can run the program itself, else emulate."""
     try:
@@ -46,22 +66,23 @@ def default_engine(path: str) -> str:
         return "native"
     if head.startswith(b"#!") or not head.startswith(b"\x7fELF"):
         return "native"  # scripts and other formats: the kernel decides
-    machine = int.from_bytes(head[18:20], "little")
-    return "native" if head[:5] == _ELF_X86_64[0] and machine == _ELF_X86_64[1] else "emulate"
+    return "native" if program_arch(path) == "x86_64" else "emulate"
 
 
 def run(argv: list[str], rules: str | None = None, engine: str | None = None,
         log: str | None = None, env: dict[str, str] | None = None, strace: bool = False,
         trace_json: str | None = None, summary: bool = False,
         lua_budget: int = DEFAULT_BUDGET, lua_memory_mb: int = DEFAULT_MEMORY >> 20,
-        on_rule_error: str = "allow", *, in_place: bool = False) -> int:
+        on_rule_error: str = "allow", sysroot: str | None = None, *,
+        in_place: bool = False) -> int:
     """Run argv[0] with arguments argv[1:] under the rules folder `rules`.
 
     strace: log every call as qemu-user's -strace does; trace_json: write every call as
     a JSON object per line to that file; summary: print a table of calls at exit;
     lua_budget: Lua instructions per hook call; lua_memory_mb: the Lua state's memory cap;
     on_rule_error: "allow" (a failing rule lets its call run) or "deny" (EPERM);
-    in_place: the engine may make this process the program's (for the CLI).
+    sysroot: where an aarch64 program's absolute paths are looked up first (qemu-user's
+    -L: its dynamic loader and libraries); in_place: the engine may make this process the program's (for the CLI).
 
     Returns the program's exit status (128+N if signal N killed it). Raises UsageError
     when luatrap itself cannot run it.
@@ -71,6 +92,14 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
         raise UsageError("no program given")
     path = resolve_program(argv[0], env)
     name = engine or default_engine(path)
+    arch = program_arch(path) or "x86_64"
+    if arch != "x86_64" and name == "native":
+        raise UsageError(f"{argv[0]}: an {arch} program runs only under the emulate engine")
+    if sysroot is None:
+        sysroot = os.environ.get("QEMU_LD_PREFIX") or None  # as qemu-user reads it
+    if sysroot is not None and not os.path.isdir(sysroot):
+        raise UsageError(f"sysroot not found: {sysroot}")
+    syscalls = table.for_arch(arch)
     try:
         engine_module = engines.load(name)
     except ValueError as e:
@@ -87,7 +116,7 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
             try:
                 book = RuleBook(rules, sink, budget=lua_budget,
                                 max_memory=lua_memory_mb << 20,
-                                deny_on_error=on_rule_error == "deny")
+                                deny_on_error=on_rule_error == "deny", syscalls=syscalls)
             except RulesError as e:
                 raise UsageError(str(e)) from None
             sink(f"Rules folder path: {rules}")
@@ -99,7 +128,8 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
             from luatrap.trace import Tracer  # only when asked: it imports the decoders
 
             try:
-                tracer = Tracer(sink, strace=strace, json_path=trace_json, summary=summary)
+                tracer = Tracer(sink, strace=strace, json_path=trace_json, summary=summary,
+                                syscalls=syscalls)
             except OSError as e:
                 raise UsageError(f"cannot open {trace_json}: {e.strerror}") from None
         settings = {"rules": os.path.abspath(rules) if rules else None,
@@ -108,7 +138,8 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
                     "strace": strace,
                     "summary": summary, "lua_budget": lua_budget,
                     "lua_memory_mb": lua_memory_mb, "on_rule_error": on_rule_error,
-                    "host_env": dict(os.environ)}
+                    "host_env": dict(os.environ),
+                    "sysroot": os.path.abspath(sysroot) if sysroot else None}
         try:
             return engine_module.run(Program(path, list(argv), env, settings, in_place),
                                      Session(book, sink, tracer))
@@ -126,6 +157,7 @@ def run_exec_state(fd: int) -> int:
     with open(fd, "rb") as f:
         state = json.loads(f.read())
     sink = Log(fd=state["log_fd"])
+    syscalls = table.for_arch(program_arch(state["path"]) or "x86_64")
     book = None
     if state["rules"]:
         try:
@@ -133,7 +165,8 @@ def run_exec_state(fd: int) -> int:
                        for name, text in state["rule_sources"].items()}
             book = RuleBook(state["rules"], sink, budget=state["lua_budget"],
                             max_memory=state["lua_memory_mb"] << 20, sources=sources,
-                            deny_on_error=state["on_rule_error"] == "deny")
+                            deny_on_error=state["on_rule_error"] == "deny",
+                            syscalls=syscalls)
         except RulesError as e:
             sink(f"luatrap: {e}")
             return 2
@@ -142,7 +175,7 @@ def run_exec_state(fd: int) -> int:
         from luatrap.trace import Tracer
 
         tracer = Tracer(sink, strace=state["strace"], json_path=state.get("json_fd"),
-                        summary=state["summary"])
+                        summary=state["summary"], syscalls=syscalls)
     state["raw_env"] = [e.encode("latin-1") for e in state["env"]]
     program = Program(state["path"], state["argv"], {}, state, in_place=True)
     try:

@@ -8,7 +8,8 @@ from luatrap import __version__
 from luatrap.api import UsageError, run
 from luatrap.rules import check
 
-USAGE = "usage: luatrap [options] PROGRAM [ARGS...]\n       luatrap check RULES_DIR"
+USAGE = ("usage: luatrap [options] PROGRAM [ARGS...]\n"
+         "       luatrap check [--arch x86_64|aarch64] RULES_DIR")
 HELP = f"""{USAGE}
 
 Run PROGRAM, calling the Lua rule DIR/<syscall>.lua at each system call that has one.
@@ -18,7 +19,10 @@ options:
   --version                  show luatrap's version and exit
   -rules path, --rules path  set the rules folder path
   --engine native|emulate    how the program runs (default: native when the host can
-                             run it, else emulate)
+                             run it, else emulate: aarch64 programs)
+  -L path                    an aarch64 program's sysroot: its absolute paths (the
+                             dynamic loader, libraries) are looked up there first, as
+                             qemu-user's -L (default: $QEMU_LD_PREFIX)
   -E VAR=VALUE               set VAR in the program's environment
   -U VAR                     remove VAR from the program's environment
   --log FILE                 write [Lua Log], [Lua Error] and luatrap's messages to FILE
@@ -33,7 +37,8 @@ options:
                              its own with `on_rule_error = "deny"`
 
 `luatrap check DIR` compiles every rule of DIR and reports what is wrong, without
-running a program (a program called `check` runs as `luatrap -- check`).
+running a program (a program called `check` runs as `luatrap -- check`); rules are
+named after x86_64's system calls, or aarch64's with --arch aarch64.
 
 Rules read their settings from luatrap's own environment (os.getenv), not from the
 program's (-E/-U): LUATRAP_DENY=/srv luatrap --rules rules_examples/sandbox_paths PROG.
@@ -49,7 +54,8 @@ _FLAGS = {"--strace": "strace", "-strace": "strace", "--summary": "summary",
 _VALUED = {"--rules": "rules", "-rules": "rules", "--engine": "engine", "-engine": "engine",
            "--log": "log", "-log": "log", "-E": "set_env", "-U": "unset_env",
            "--trace-json": "trace_json", "--lua-budget": "lua_budget",
-           "--lua-memory": "lua_memory", "--on-rule-error": "on_rule_error"}
+           "--lua-memory": "lua_memory", "--on-rule-error": "on_rule_error",
+           "-L": "sysroot"}
 
 
 class Options:
@@ -63,6 +69,7 @@ class Options:
         self.lua_budget: str | None = None
         self.lua_memory: str | None = None
         self.on_rule_error: str | None = None
+        self.sysroot: str | None = None
         self.strace = False
         self.summary = False
         self.set_env: list[str] = []
@@ -156,10 +163,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_exec_state(int(args[1]))
     if args[:1] == ["check"]:
-        if len(args) != 2:
-            print("usage: luatrap check RULES_DIR", file=sys.stderr)
+        arch = "x86_64"
+        if args[1:2] == ["--arch"] and len(args) > 2:
+            arch, args = args[2], args[2:]
+        if len(args) != 2 or arch not in ("x86_64", "aarch64"):
+            print("usage: luatrap check [--arch x86_64|aarch64] RULES_DIR", file=sys.stderr)
             return 2
-        return _to_closed_pipe(check.main, args[1])
+        return _to_closed_pipe(check.main, args[1], arch)
     try:
         opts = parse(args)
         if opts == "help":
@@ -173,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                                            ("allow", "deny"))}
         return run(opts.argv, rules=opts.rules, engine=opts.engine, log=opts.log, env=env,
                    strace=opts.strace, trace_json=opts.trace_json, summary=opts.summary,
-                   in_place=True, **{k: v for k, v in limits.items() if v is not None})
+                   sysroot=opts.sysroot, in_place=True, **{k: v for k, v in limits.items() if v is not None})
     except UsageError as e:
         print(f"luatrap: {e}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from luatrap.logs import Log
 from luatrap.rules import RuleBook, RunNow
-from luatrap.syscalls.table import signed_args
+from luatrap.syscalls import table
 
 if TYPE_CHECKING:
     from luatrap.trace import Tracer
@@ -47,6 +47,7 @@ class Session:
         self.log = log
         self.tracer = tracer
         self._dispatch = rules.dispatch if rules else _no_rules
+        self.syscalls = rules.syscalls if rules else tracer.syscalls if tracer else table.X86_64
         self._pid_of = lambda tid: tid
         if tracer:
             self.on_syscall = self._on_syscall_traced
@@ -69,11 +70,12 @@ class Session:
             self.tracer.attach(access)
 
     def on_syscall(self, tid: int, nr: int, args: list[int]) -> int | None | RunNow:
-        """Decide a stopped x86_64 call `nr(args)` made by thread `tid`."""
+        """Decide a stopped call `nr(args)` (the program's architecture's number) made by
+        thread `tid`."""
         return self._dispatch(tid, self._pid_of(tid), nr, args)
 
     def _on_syscall_traced(self, tid: int, nr: int, args: list[int]) -> int | None | RunNow:
-        args = signed_args(nr, list(args))
+        args = self.syscalls.signed_args(nr, list(args))
         self.tracer.entry(tid, nr, args)
         decision = self._dispatch(tid, self._pid_of(tid), nr, args)
         if decision.__class__ is int:

@@ -41,9 +41,11 @@ class Tracer:
     """Writes strace lines (to the log), JSON Lines (to a file) and/or a summary."""
 
     def __init__(self, log: Log, strace: bool = False, json_path: str | int | None = None,
-                 summary: bool = False) -> None:
-        """json_path: a file to create, or an open file descriptor to append to."""
+                 summary: bool = False, syscalls: table.SyscallTable = table.X86_64) -> None:
+        """json_path: a file to create, or an open file descriptor to append to;
+        syscalls: the program's table (its architecture's names and arguments)."""
         self.log = log
+        self.syscalls = syscalls
         self.strace = strace
         self.summary = summary
         self.json = (open(json_path, "w", buffering=1)  # noqa: SIM115
@@ -57,15 +59,16 @@ class Tracer:
         """Read the program's memory through the engine's ProcessAccess."""
         self.decoder = decode.Decoder(
             lambda addr, n: access.read_memory(self._tid, addr, n),
-            lambda addr, n: access.read_string(self._tid, addr, n))
+            lambda addr, n: access.read_string(self._tid, addr, n), self.syscalls)
         self.pid_of = access.pid_of
 
     def entry(self, tid: int, nr: int, args: list[int]) -> None:
         """Call `nr(args)` of thread `tid` is about to run (or to meet its rule)."""
         self._tid = tid
         texts = self.decoder.arguments(nr, args, None) if self.decoder else []
-        self.open[tid] = CallRecord(tid, nr, table.name_of(nr) or f"syscall_{nr}", list(args),
-                                    texts, time.time(), time.perf_counter())
+        name = self.syscalls.name_of(nr) or f"syscall_{nr}"
+        self.open[tid] = CallRecord(tid, nr, name, list(args), texts, time.time(),
+                                    time.perf_counter())
 
     def result(self, tid: int, value: int | None, rule: Path | None = None) -> None:
         """The call of `tid` returned `value` (None: it never returns, e.g. exit);
@@ -77,7 +80,7 @@ class Tracer:
         if value is not None and self.decoder:
             self._tid = tid
             rec.texts = self.decoder.arguments(rec.nr, rec.args, value) \
-                if _has_outputs(rec.nr) else rec.texts
+                if _has_outputs(self.syscalls, rec.nr) else rec.texts
         if self.strace:
             shown = "?" if value is None else decode.result_text(rec.name, value)
             mark = f" [intercepted by {rule.name}]" if rule else ""
@@ -129,8 +132,8 @@ class Tracer:
             self.json.close()
 
 
-def _has_outputs(nr: int) -> bool:
-    sc = table.by_number(nr)
+def _has_outputs(syscalls: table.SyscallTable, nr: int) -> bool:
+    sc = syscalls.by_number(nr)
     return bool(sc) and any(a.kind in ("outbuf", "stat") for a in sc.args)
 
 

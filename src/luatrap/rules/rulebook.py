@@ -41,15 +41,19 @@ class RuleBook:
     def __init__(self, folder: str | Path, log: Log, budget: int = DEFAULT_BUDGET,
                  max_memory: int = DEFAULT_MEMORY,
                  on_error: Callable[[str, str], None] | None = None,
-                 sources: dict[str, bytes] | None = None, deny_on_error: bool = False) -> None:
+                 sources: dict[str, bytes] | None = None, deny_on_error: bool = False,
+                 syscalls: table.SyscallTable = table.X86_64) -> None:
         """`on_error(path, message)` replaces the `[Lua Error]` line, for `luatrap check`;
         `sources` (name -> file contents) is a snapshot taken earlier, by the luatrap
         that ran the program before it exec'd: the folder is not read again;
-        `deny_on_error`: a failing rule fails its call with EPERM (else the call runs)."""
+        `deny_on_error`: a failing rule fails its call with EPERM (else the call runs);
+        `syscalls`: the table whose names and numbers the rules use (the program's
+        architecture)."""
         self.folder = Path(folder)
+        self.syscalls = syscalls
         self.log = log
         if sources is None:
-            self.rule_files, self.library_files = self._scan(self.folder)
+            self.rule_files, self.library_files = self._scan(self.folder, syscalls)
             self.sources = {name: _read(path) for name, path in
                             [*self.rule_files.items(), *self.library_files.items()]}
         else:
@@ -59,7 +63,7 @@ class RuleBook:
                                   if name.startswith("_")}
             self.sources = dict(sources)
         self.core = _core.Rules(budget, max_memory, log.fd, on_error, deny_on_error)
-        for nr, name in enumerate(table.names_by_number()):
+        for nr, name in enumerate(syscalls.names_by_number()):
             if name:
                 self.core.name(nr, name)
         for name, value in table.errno_values().items():
@@ -67,14 +71,15 @@ class RuleBook:
         for name in self.library_files:
             self.core.library(name, self.sources[name])
         for name, path in self.rule_files.items():
-            nr = table.by_name(name).nr
-            self.core.add(nr, name, str(path), self.sources[name], *table.narrowed_args(nr))
-        self.numbers = {table.by_name(n).nr: self.core.uses_run_now(table.by_name(n).nr)
+            nr = syscalls.by_name(name).nr
+            self.core.add(nr, name, str(path), self.sources[name], *syscalls.narrowed_args(nr))
+        self.numbers = {syscalls.by_name(n).nr: self.core.uses_run_now(syscalls.by_name(n).nr)
                         for n in self.rule_files}
         """Ruled call numbers -> whether the rule may call c_do_syscall (needs the exit)."""
 
     @staticmethod
-    def _scan(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    def _scan(folder: Path, syscalls: table.SyscallTable
+              ) -> tuple[dict[str, Path], dict[str, Path]]:
         """Syscall name -> rule file, for every `<name>.lua` that names a system call;
         and library name -> file, for every `_<name>.lua` (loaded with require)."""
         try:
@@ -85,27 +90,27 @@ class RuleBook:
             entries = sorted(folder / n for n in os.listdir(folder) if n.endswith(".lua"))
         except OSError as e:
             raise RulesError(f"cannot read rules folder {folder}: {e.strerror}") from None
-        return ({p.stem: p for p in entries if table.by_name(p.stem) is not None},
+        return ({p.stem: p for p in entries if syscalls.by_name(p.stem) is not None},
                 {p.stem: p for p in entries if p.stem.startswith("_")})
 
-    @staticmethod
-    def unknown_file_message(path: Path) -> str:
+    def unknown_file_message(self, path: Path) -> str:
         """Why a `.lua` file is not a rule, with the names it may have meant."""
         import difflib  # only on this rare path: start-up stays short
 
-        near = difflib.get_close_matches(path.stem, table.names(), n=3, cutoff=0.6)
+        near = difflib.get_close_matches(path.stem, self.syscalls.names(), n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(n + '.lua' for n in near)}?)" if near else ""
-        return f"{path}: '{path.stem}' is no x86_64 system call{hint}"
+        arch = self.syscalls.arch
+        return f"{path}: '{path.stem}' is no {arch} system call{hint}"
 
     def unknown_files(self) -> list[Path]:
-        """`.lua` files in the folder whose name is no x86_64 system call."""
+        """`.lua` files in the folder whose name is no system call of the table's."""
         return [self.folder / n for n in sorted(os.listdir(self.folder))
                 if n.endswith(".lua") and n[:-4] not in self.rule_files
                 and not n.startswith("_")]
 
     def load(self, name: str) -> bool:
         """Load the rule for call `name` now (as its first call would); True if usable."""
-        return self.core.load(table.by_name(name).nr)
+        return self.core.load(self.syscalls.by_name(name).nr)
 
     def dispatch(self, tid: int, pid: int, nr: int, args: list[int]) -> int | None | RunNow:
         """Run the hook for call `nr` of thread `tid` (process `pid`; 0: this thread)."""
@@ -123,7 +128,7 @@ class RuleBook:
 
     def rule_file(self, nr: int) -> Path:
         """The rule file of call `nr`."""
-        return self.rule_files[table.name_of(nr)]
+        return self.rule_files[self.syscalls.name_of(nr)]
 
     def report(self, nr: int, message: str) -> None:
         """An engine's `[Lua Error]` line about the rule of call `nr` (once)."""

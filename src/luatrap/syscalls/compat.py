@@ -1,4 +1,5 @@
-"""The other ways into the x86_64 kernel: `int 0x80` (i386 numbers) and the x32 ABI.
+"""The other ways into the x86_64 kernel: `int 0x80` (i386 numbers) and the x32 ABI;
+and the O_* bits an aarch64 program's calls carry differently.
 
 A rule is written against the x86_64 name; a 32-bit or x32 call to the same kernel
 function must reach it too, or a sandbox rule could be walked around. These tables say
@@ -114,3 +115,27 @@ def foreign_calls(ruled: set[str]) -> _core.ForeignCalls:
 
 __all__ = ["I386_SOCKETCALL", "foreign_numbers", "i386_names", "i386_of",
            "socketcall_target", "x32_names", "x32_of", "X32_NAMES"]
+
+
+# O_* bits whose values differ between aarch64 and x86_64 (asm/fcntl.h): aarch64's ->
+# x86_64's (O_DIRECTORY, O_NOFOLLOW, O_DIRECT, O_LARGEFILE); every other bit is the same.
+AARCH64_OPEN_BITS = {0o40000: 0o200000, 0o100000: 0o400000, 0o200000: 0o40000,
+                     0o400000: 0o100000}
+
+
+def aarch64_open_flags_to_host(flags: int) -> int:
+    """An aarch64 program's O_* flags in x86_64's bits."""
+    out = flags & ~sum(AARCH64_OPEN_BITS)
+    for guest, host in AARCH64_OPEN_BITS.items():
+        if flags & guest:
+            out |= host
+    return out
+
+
+def aarch64_open_flags_from_host(flags: int) -> int:
+    """x86_64 O_* flags (fcntl's F_GETFL) in an aarch64 program's bits."""
+    out = flags & ~sum(AARCH64_OPEN_BITS)
+    for guest, host in AARCH64_OPEN_BITS.items():
+        if flags & host:
+            out |= guest
+    return out

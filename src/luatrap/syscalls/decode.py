@@ -16,6 +16,7 @@ import struct
 from collections.abc import Callable
 
 from luatrap.syscalls import table
+from luatrap.syscalls.compat import aarch64_open_flags_to_host
 
 STRING_LIMIT = 32  # characters shown of a string or buffer, as strace's default -s 32
 AT_FDCWD = -100
@@ -163,11 +164,14 @@ def quote(data: bytes, limit: int = STRING_LIMIT) -> str:
 
 
 _STAT = struct.Struct("<QQQIII4xQqqq")  # dev ino nlink mode uid gid rdev size blksize blocks
-
-
-def stat_struct(raw: bytes) -> str:
+_STAT_AARCH64 = struct.Struct("<QQIIIIQ8xqi4xq")  # dev ino mode nlink uid gid rdev size ...
+def stat_struct(raw: bytes, layout: struct.Struct = _STAT) -> str:
     """{st_mode=S_IFREG|0644, st_size=N, ...} from a struct stat."""
-    _dev, _ino, _nlink, mode, _uid, _gid, rdev, size, _bs, _blocks = _STAT.unpack_from(raw)
+    fields = layout.unpack_from(raw)
+    if layout is _STAT:
+        mode, rdev, size = fields[3], fields[6], fields[7]
+    else:
+        mode, rdev, size = fields[2], fields[6], fields[7]
     kind = {stat.S_IFREG: "S_IFREG", stat.S_IFDIR: "S_IFDIR", stat.S_IFCHR: "S_IFCHR",
             stat.S_IFBLK: "S_IFBLK", stat.S_IFIFO: "S_IFIFO", stat.S_IFLNK: "S_IFLNK",
             stat.S_IFSOCK: "S_IFSOCK"}.get(stat.S_IFMT(mode), "0")
@@ -184,13 +188,16 @@ Reader = Callable[[int, int], bytes]  # (addr, size) -> bytes; raises OSError
 class Decoder:
     """Formats the calls of one program, reading its memory through `read`/`read_string`."""
 
-    def __init__(self, read: Reader, read_string: Reader) -> None:
+    def __init__(self, read: Reader, read_string: Reader,
+                 syscalls: table.SyscallTable = table.X86_64) -> None:
         self.read = read
         self.read_string = read_string
+        self.syscalls = syscalls
+        self.aarch64 = syscalls.arch == table.ARCH_AARCH64
 
     def arguments(self, nr: int, args: list[int], result: int | None) -> list[str]:
         """Each argument as text; output buffers and structs only once `result` is known."""
-        sc = table.by_number(nr)
+        sc = self.syscalls.by_number(nr)
         if sc is None:
             return [hex(a & 0xFFFFFFFFFFFFFFFF) for a in args]
         out = [self._one(sc.name, arg, args, i, result) for i, arg in enumerate(sc.args)]
@@ -202,6 +209,8 @@ class Decoder:
         value = args[i]
         special = FLAG_ARGS.get((call, arg.name))
         if special:
+            if special is open_flags and self.aarch64:
+                return open_flags(aarch64_open_flags_to_host(value))
             return special(value)
         kind = arg.kind
         try:
@@ -216,6 +225,8 @@ class Decoder:
             if kind == "stat":
                 if result is None or result < 0:
                     return pointer(value)
+                if self.aarch64:
+                    return stat_struct(self.read(value, _STAT_AARCH64.size), _STAT_AARCH64)
                 return stat_struct(self.read(value, _STAT.size))
             if kind == "strv":
                 return self._strv(value)

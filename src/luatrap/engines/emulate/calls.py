@@ -155,7 +155,7 @@ def rt_sigsuspend(emu: Emulator, t: GuestThread, mask: int, size: int, *_) -> ob
     (as the kernel does), so the old mask is back once the handler returns."""
     new_mask = emu.memory.read_u64(mask) & ~sig.UNBLOCKABLE_BITS
     t.saved_mask, t.mask = t.mask, new_mask
-    return emu.perform(t, 34, [0] * 6, internal=True)  # pause(2), which a kick interrupts
+    return emu.perform_host(t, 34, [0] * 6, internal=True)  # pause(2), which a kick interrupts
 
 
 def rt_sigtimedwait(emu: Emulator, t: GuestThread, wanted: int, info: int, timeout: int,
@@ -191,7 +191,7 @@ def rt_sigtimedwait(emu: Emulator, t: GuestThread, wanted: int, info: int, timeo
     t.mask &= ~wanted
     t.wait_limit = ctypes.create_string_buffer(limit or bytes(16), 16)  # ppoll writes it
     args = [0, 0, ctypes.addressof(t.wait_limit) if limit else 0, 0, 8, 0]
-    result = emu.perform(t, PPOLL, args, internal=True)
+    result = emu.perform_host(t, PPOLL, args, internal=True)
     if result is OUTSIDE:
         t.then = take
         return OUTSIDE
@@ -224,7 +224,7 @@ def signalfd4(emu: Emulator, t: GuestThread, fd: int, mask: int, size: int, flag
 
 def sigaltstack(emu: Emulator, t: GuestThread, new: int, old: int, *_) -> int:
     sp, size, flags = t.altstack
-    on = sp <= emu.cpu.read(regs.RSP) < sp + size
+    on = sp <= emu.cpu.read(emu.arch.SP) < sp + size
     if old:
         emu.memory.write(old, struct.pack("<QiiQ", sp, (sig.SS_ONSTACK if on else 0)
                                           | (flags & 2), 0, size))

@@ -1,4 +1,4 @@
-"""An emulated x86_64 CPU: libunicorn (QEMU's TCG as a library) through raw ctypes calls.
+"""An emulated CPU (x86_64 or aarch64): libunicorn (QEMU's TCG as a library) through raw ctypes calls.
 
 The unicorn package's own Python API costs 20-35 us per system call; the per-call path
 is C (src/core/emulate_hook.c), and this module drives the rest of the CPU through raw
@@ -66,6 +66,7 @@ def _load() -> tuple[ctypes.CDLL, str]:
         "uc_context_restore": (i32, [vp, vp]),
         "uc_context_free": (i32, [vp]),
         "uc_context_reg_write": (i32, [vp, i32, vp]),
+        "uc_ctl": (i32, [vp, i32, i32]),
     }
     for name, (restype, argtypes) in protos.items():
         fn = getattr(lib, name)
@@ -76,7 +77,7 @@ def _load() -> tuple[ctypes.CDLL, str]:
 lib, LIBRARY = _load()  # LIBRARY: the file, for the C hook to take its functions from
 
 
-def _exit_check_switch() -> int | None:
+def _exit_check_switch(function: str) -> int | None:
     """Where libunicorn keeps `uc_struct.no_exit_request`, read from its own code.
 
     Unicorn checks for a stop request after every guest memory access, and a stop found
@@ -85,9 +86,9 @@ def _exit_check_switch() -> int | None:
     taken twice deadlocks the program). `no_exit_request` (Unicorn's switch for ARM IT
     blocks) leaves out those checks when code is translated, so a stop lands only at a
     block's start, where rip is exact. Its offset is the displacement of the first
-    `cmpb $0, disp32(%rsi)` in check_exit_request_x86_64; None if that is not there."""
+    `cmpb $0, disp32(%rsi)` in check_exit_request_<arch>; None if that is not there."""
     try:
-        code = ctypes.string_at(ctypes.cast(lib.check_exit_request_x86_64, ctypes.c_void_p), 32)
+        code = ctypes.string_at(ctypes.cast(getattr(lib, function), ctypes.c_void_p), 32)
     except AttributeError:
         return None
     at = code.find(b"\x80\xbe")
@@ -96,7 +97,7 @@ def _exit_check_switch() -> int | None:
     return int.from_bytes(code[at + 2:at + 6], "little")
 
 
-_NO_EXIT_REQUEST = _exit_check_switch()
+UC_CTL_CPU_MODEL_WRITE = 7 | 1 << 26 | 1 << 30  # UC_CTL_WRITE(UC_CTL_CPU_MODEL, 1)
 
 
 def uc_perms(prot: int) -> int:
@@ -105,29 +106,35 @@ def uc_perms(prot: int) -> int:
 
 
 class Cpu:
-    """One emulated CPU whose memory is host memory at the same addresses."""
+    """One emulated CPU whose memory is host memory at the same addresses; `arch` is
+    the guest's description (guest_arch.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, arch) -> None:
+        self.arch = arch
         self.handle = ctypes.c_void_p()
-        self._check(lib.uc_open(UC_ARCH_X86, UC_MODE_64, ctypes.byref(self.handle)), "open")
+        self._check(lib.uc_open(arch.uc_arch, arch.uc_mode, ctypes.byref(self.handle)), "open")
         self.uc = self.handle.value
+        if arch.cpu_model is not None:
+            self._check(lib.uc_ctl(self.uc, UC_CTL_CPU_MODEL_WRITE, arch.cpu_model), "cpu model")
         self._word = ctypes.c_uint64()
         self._word_p = ctypes.addressof(self._word)
-        self._xmm = (ctypes.c_uint64 * 2)()
+        self._vector = (ctypes.c_uint64 * 2)()
         self._hooks: list = []  # the ctypes callbacks must outlive the hooks
         self.error: BaseException | None = None  # raised in a hook, re-raised by run()
         # Maps go through the C hook, which keeps the guest map that fills Unicorn's
         # TLB (src/core/emulate_hook.c); the emulator sets it before mapping anything.
         self.guest_map = None
         self.stops_exactly = self._stop_only_at_block_starts()
+        arch.prepare(self)
 
     def _stop_only_at_block_starts(self) -> bool:
         """Make stop() from another thread exact (see _exit_check_switch); False if
         this libunicorn does not have the switch where it is expected."""
-        if _NO_EXIT_REQUEST is None:
+        offset = _exit_check_switch(self.arch.exit_check)
+        if offset is None:
             return False
-        self.read(RIP)  # completes the lazy initialisation: init_done follows the switch
-        switch = (ctypes.c_uint8 * 2).from_address(self.uc + _NO_EXIT_REQUEST)
+        self.read(self.arch.PC)  # completes the lazy initialisation: init_done follows
+        switch = (ctypes.c_uint8 * 2).from_address(self.uc + offset)
         if tuple(switch) != (0, 1):
             return False
         switch[0] = 1
@@ -163,13 +170,20 @@ class Cpu:
         self._word.value = value & 0xFFFFFFFFFFFFFFFF
         lib.uc_reg_write(self.uc, reg, self._word_p)
 
+    def read_vector(self, reg: int) -> bytes:
+        """A 128-bit register (xmm, q) as 16 bytes."""
+        lib.uc_reg_read(self.uc, reg, self._vector)
+        return bytes(self._vector)
+
+    def write_vector(self, reg: int, data: bytes) -> None:
+        ctypes.memmove(self._vector, data, 16)
+        lib.uc_reg_write(self.uc, reg, self._vector)
+
     def read_xmm(self, n: int) -> bytes:
-        lib.uc_reg_read(self.uc, XMM0 + n, self._xmm)
-        return bytes(self._xmm)
+        return self.read_vector(XMM0 + n)
 
     def write_xmm(self, n: int, data: bytes) -> None:
-        ctypes.memmove(self._xmm, data, 16)
-        lib.uc_reg_write(self.uc, XMM0 + n, self._xmm)
+        self.write_vector(XMM0 + n, data)
 
     def batch(self, regs: tuple[int, ...]) -> RegisterBatch:
         return RegisterBatch(self.uc, regs)
@@ -206,7 +220,7 @@ class Cpu:
             if lib.uc_hook_add(self.uc, ctypes.byref(handle), UC_HOOK_MEM_INVALID,
                                ctypes.cast(callback, ctypes.c_void_p), None,
                                ctypes.c_uint64(1), ctypes.c_uint64(0)) == UC_ERR_OK:
-                lib.uc_emu_start(self.uc, self.read(RIP), 0, 0, 1)
+                lib.uc_emu_start(self.uc, self.read(self.arch.PC), 0, 0, 1)
                 lib.uc_hook_del(self.uc, handle)
         finally:
             self.guest_map.use_own_tlb(True)

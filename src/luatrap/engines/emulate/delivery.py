@@ -4,7 +4,6 @@ of the call it interrupted, as the kernel does on the way back to user mode.
 (A part of the Emulator, kept apart to read.)"""
 from __future__ import annotations
 
-import ctypes
 import signal
 from typing import TYPE_CHECKING
 
@@ -43,7 +42,7 @@ class SignalDelivery:
                 if err == regs.UC_ERR_INSN_INVALID else (signal.SIGSEGV, SEGV_MAPERR, None)
         t.fault = 0
         if addr is None:  # the faulting instruction's address, as the kernel gives
-            addr = self.cpu.read(regs.RIP)
+            addr = self.cpu.read(self.arch.PC)
         act = self.signals.actions[signo]
         if act.handler in (sig.SIG_DFL, sig.SIG_IGN) or t.mask & sig.bit(signo):
             self.exit_process(None, signo)
@@ -53,10 +52,10 @@ class SignalDelivery:
         """Run the guest handler of each deliverable pending signal (or its default)."""
         interrupted, t.interrupted = t.interrupted, None
         always, t.restart_always = t.restart_always, False
-        if interrupted is not None:  # only if rip is still right after that `syscall`
-            rip = self.cpu.read(regs.RIP)
-            if (not self.memory.covers(host.page_down(rip - 2), rip)
-                    or ctypes.string_at(rip - 2, 2) != b"\x0f\x05"):
+        if interrupted is not None:  # only if the pc is still right after that call
+            pc = self.cpu.read(self.arch.PC)
+            if (not self.memory.covers(host.page_down(pc - 4), pc)
+                    or not self.arch.is_after_syscall(pc)):
                 interrupted = None
         while True:
             signo, info = self.signals.take(t)
@@ -84,20 +83,19 @@ class SignalDelivery:
             self.enter_handler(t, signo, act, info)
 
     def restart_call(self, nr: int) -> None:
-        """Back over the `syscall` instruction, to make call `nr` again."""
-        self.cpu.write(regs.RIP, self.cpu.read(regs.RIP) - 2)
-        self.cpu.write(regs.RAX, nr)
+        """Back over the system call instruction, to make call `nr` again."""
+        self.arch.restart(self.cpu, nr, self.current.first_arg)
 
     def enter_handler(self, t: GuestThread, signo: int, act: sig.Action, info: bytes) -> None:
         """Run `signo`'s guest handler; a stack that cannot take its frame is the
         kernel's forced SIGSEGV."""
         try:
-            sig.build_frame(self.cpu, self.memory, t, signo, act, info)
+            self.arch.build_frame(self.cpu, self.memory, t, signo, act, info)
         except GuestFault:
             self.exit_process(None, signal.SIGSEGV)
 
     def sigreturn(self, t: GuestThread) -> None:
         try:
-            sig.sigreturn(self.cpu, self.memory, t)
+            self.arch.sigreturn(self.cpu, self.memory, t)
         except GuestFault:
             self.exit_process(None, signal.SIGSEGV)

@@ -26,6 +26,7 @@ from luatrap.engines.emulate.calls import DONE, OUTSIDE
 from luatrap.engines.emulate.cpu import Cpu
 from luatrap.engines.emulate.delivery import SignalDelivery
 from luatrap.engines.emulate.foreign import OPEN_CALLS, X32_BIT, ForeignCalls
+from luatrap.engines.emulate.guest_arch import X86_64, GuestArch
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.engines.emulate.threads import CpuLock, GuestThread
 from luatrap.engines.emulate.watcher import Watcher, block_signals
@@ -39,9 +40,6 @@ PSELECT6 = table.by_name("pselect6").nr
 WAITS_WITH_MASK = {PSELECT6: 5, table.by_name("ppoll").nr: 3,  # where the mask pointer is
                    table.by_name("epoll_pwait").nr: 4, table.by_name("epoll_pwait2").nr: 4}
 EPIPE_SIGNALS = {-errno.EPIPE: signal.SIGPIPE, -errno.EFBIG: signal.SIGXFSZ}
-FAULT_SIGNALS = {0: (signal.SIGFPE, 1), 1: (signal.SIGTRAP, 1), 3: (signal.SIGTRAP, 0x80),
-                 4: (signal.SIGSEGV, 0x80), 5: (signal.SIGSEGV, 0x80), 6: (signal.SIGILL, 2),
-                 13: (signal.SIGSEGV, 0x80), 16: (signal.SIGFPE, 0)}
 # The C hook's routes (src/core/emulate_hook.c): Python, the host (may block), the host
 # (never blocks, so also while other guest threads wait for the CPU).
 ROUTE_PYTHON, ROUTE_HOST, ROUTE_HOST_NEVER_BLOCKS = 0, 1, 2
@@ -51,9 +49,10 @@ MAX_ROUTED = 1024
 class Emulator(ForeignCalls, SignalDelivery):
     """One guest process: its CPU, memory, threads and signal state."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, arch: GuestArch = X86_64) -> None:
         self.session = session
-        self.cpu = Cpu()
+        self.arch = arch
+        self.cpu = Cpu(arch)
         self.memory = GuestMemory(self.cpu)
         self.signals = sig.Signals(self.memory)
         self.cpu_lock = CpuLock(self.cpu)
@@ -71,11 +70,14 @@ class Emulator(ForeignCalls, SignalDelivery):
         self.stops = set(session.hooked)
         self.tracing = session.tracing
         self.emulated = calls.table()
+        self.host_nr = arch.host_numbers()  # guest call number -> the host's
+        self.translated = arch.calls() if arch.translates else {}
         self.init_foreign(session)
         self.signals.on_post = self.note_signals
         self.hook = _core.EmulateHook(regs.LIBRARY, self.cpu.uc, self._guarded(self.on_syscall),
                                       self._guarded(self.after_host_call),
-                                      session.rules.core if session.rules else None)
+                                      session.rules.core if session.rules else None,
+                                      arch.name)
         self._set_routes(session)
         self.hook.set_pointer_checks(guest_pointers.table())
         self.hook.install()
@@ -89,18 +91,24 @@ class Emulator(ForeignCalls, SignalDelivery):
         whose rule uses c_do_syscall (Python steps those hooks)."""
         self.hook.slow = session.tracing
         for nr in range(MAX_ROUTED):
-            if nr in self.emulated or nr in WAITS_WITH_MASK or session.hooked.get(nr):
+            host_nr = self.host_nr.get(nr, -1)
+            if (host_nr < 0 or host_nr in self.emulated or host_nr in WAITS_WITH_MASK
+                    or session.hooked.get(nr)):
                 route = ROUTE_PYTHON
             else:
-                route = ROUTE_HOST_NEVER_BLOCKS if nr in NEVER_BLOCK else ROUTE_HOST
+                route = ROUTE_HOST_NEVER_BLOCKS if host_nr in NEVER_BLOCK else ROUTE_HOST
             self.hook.set_route(nr, route)
-        for nr, (path_arg, _kind) in proc_self.PATH_CALLS.items():
-            self.hook.set_path_arg(nr, path_arg)  # a path under /proc/ comes to Python
+            self.hook.set_host_nr(nr, host_nr)
+            if host_nr in proc_self.PATH_CALLS:  # a path under /proc/ comes to Python
+                self.hook.set_path_arg(nr, proc_self.PATH_CALLS[host_nr][0])
 
     def route_through_python(self, numbers, yes: bool) -> None:
-        """Send these (forwarded) calls to Python for a while, or back to the C hook."""
-        for nr in numbers:
-            self.hook.set_route(nr, ROUTE_PYTHON if yes else ROUTE_HOST)
+        """Send these (forwarded) calls to Python for a while, or back to the C hook
+        (host numbers: the guest's calls that are these)."""
+        numbers = set(numbers)
+        for nr, host_nr in self.host_nr.items():
+            if host_nr in numbers and nr < MAX_ROUTED:
+                self.hook.set_route(nr, ROUTE_PYTHON if yes else ROUTE_HOST)
 
     def _guarded(self, fn):
         """An entry from the C hook: what it raises is kept for run() to re-raise (the
@@ -116,9 +124,11 @@ class Emulator(ForeignCalls, SignalDelivery):
 
     def on_syscall(self, nr: int, *args: int) -> int | None:
         """A call the C hook did not answer (src/core/emulate_hook.c): the call's result,
-        or None when there is none to write. `nr` is the kernel's 32 bits of rax."""
+        or None when there is none to write. `nr` is the guest kernel's number (x86_64:
+        the kernel's 32 bits of rax)."""
         t = self.current
-        if nr & X32_BIT:
+        t.first_arg = args[0]  # x0 on aarch64, which the result overwrites (restarts)
+        if nr & X32_BIT and not self.arch.translates:
             result = self.x32_call(t, nr, args)
         elif self.tracing or nr in self.stops:
             result = self.decide(t, nr, args, self.session.on_syscall(t.tid, nr, args))
@@ -138,6 +148,8 @@ class Emulator(ForeignCalls, SignalDelivery):
         to send (EPIPE, EFBIG): finish it as host_call would."""
         *args, result = args_and_result
         t = self.current
+        t.first_arg = args[0]
+        nr = self.host_nr[nr]
         if result == -errno.EINTR:
             if (t.pending | self.signals.process_pending) & ~t.mask:
                 t.interrupted = nr  # for SA_RESTART, when the handler runs
@@ -173,9 +185,29 @@ class Emulator(ForeignCalls, SignalDelivery):
                     self.session.on_result(t.tid, last)
                 return last
 
-    def perform(self, t: GuestThread, nr: int, args, request: RunNow | None = None,
-                internal: bool = False) -> object:
-        """Run call `nr` for thread `t`: emulated, forwarded, or left for outside.
+    def perform(self, t: GuestThread, nr: int, args, request: RunNow | None = None) -> object:
+        """Run the guest's call `nr` for thread `t`: translated for the host where the
+        guest's architecture differs (guest_arch.py), then as perform_host."""
+        if self.arch.translates:
+            translation = self.translated.get(nr)
+            if translation is not None:
+                try:
+                    return translation(self, t, *args)
+                except GuestFault:
+                    return -errno.EFAULT
+            nr = self.host_nr.get(nr, -1)
+            if nr < 0:
+                return -errno.ENOSYS
+        return self.perform_host(t, nr, args, request)
+
+    def refused(self, name: str, args) -> int:
+        """0 if host call `name` may have these arguments, else -EFAULT or -EBADF (they
+        reach luatrap's own memory or descriptors)."""
+        return self.hook.check_pointers(table.by_name(name).nr, tuple(args))
+
+    def perform_host(self, t: GuestThread, nr: int, args, request: RunNow | None = None,
+                     internal: bool = False) -> object:
+        """Run host call `nr` for thread `t`: emulated, forwarded, or left for outside.
         `internal`: made by an emulated call for itself (its pointers may be luatrap's,
         and a pending signal ends it with EINTR, for that call to handle)."""
         if nr in proc_self.PATH_CALLS:  # the guest's own /proc entries, not luatrap's
@@ -257,7 +289,10 @@ class Emulator(ForeignCalls, SignalDelivery):
     # -- interrupts and faults -------------------------------------------------------
     def on_interrupt(self, vector: int) -> None:
         t = self.current
-        if vector == 0x80:
+        if self.arch.translates:
+            if vector == self.arch.SYSCALL_INTERRUPT:
+                return  # the C hook's
+        elif vector == 0x80:
             values = self._i386_args.load()
             result = self.i386_call(t, values[0] & 0xFFFFFFFF,
                                     [v & 0xFFFFFFFF for v in values[1:7]])
@@ -265,7 +300,7 @@ class Emulator(ForeignCalls, SignalDelivery):
                 values[0] = result
                 self._i386_args.store()
             return
-        t.fault = FAULT_SIGNALS.get(vector, (signal.SIGSEGV, 0x80)) + (None,)
+        t.fault = self.arch.FAULT_SIGNALS.get(vector, (signal.SIGSEGV, 0x80)) + (None,)
         self.cpu.stop()
 
     # -- running a thread ----------------------------------------------------------
@@ -290,7 +325,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         while True:
             if t.pending or self.signals.process_pending:
                 self.deliver_signals(t)
-            err = cpu.run(cpu.read(regs.RIP))
+            err = cpu.run(cpu.read(self.arch.PC))
             if t.exit_code is not None:
                 break
             if t.fault or err:
@@ -329,7 +364,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         elif self.tracing:  # also the wait of an emulated call (rt_sigsuspend)
             self.session.on_result(t.tid, result)
         if result is not DONE:
-            self.cpu.write(regs.RAX, result)
+            self.cpu.write(self.arch.RESULT, result)
 
     def thread_exit(self, t: GuestThread) -> None:
         """Thread `t` ended: wake its joiner (CLONE_CHILD_CLEARTID), end the process
@@ -399,7 +434,8 @@ class Emulator(ForeignCalls, SignalDelivery):
         env = settings.get("raw_env") or [f"{k}={v}".encode(errors="surrogateescape")
                                           for k, v in program.env.items()]
         try:
-            entry, sp = loader.load_program(self.memory, program.path, program.argv, env)
+            entry, sp = loader.load_program(self.memory, program.path, program.argv, env,
+                                            self.arch)
         except loader.ExecError as e:
             raise EngineError(str(e)) from None
         self.proc = proc_self.ProcSelf(self, os.path.realpath(
@@ -411,8 +447,8 @@ class Emulator(ForeignCalls, SignalDelivery):
         self.exec_state.update(self.keep_fds())
         for fd, (wanted, write_end) in settings.get("signalfds", {}).items():  # kept by exec
             self.signals.signalfds[int(fd)] = [wanted, self.keep_fd(write_end)]
-        self.cpu.write(regs.RSP, sp)
-        self.cpu.write(regs.RIP, entry)
+        self.cpu.write(self.arch.SP, sp)
+        self.cpu.write(self.arch.PC, entry)
         self.cpu.save(t.context)
         self.session.attach(GuestAccess())
         if self.session.rules:  # a rule writes guest memory only, never luatrap's

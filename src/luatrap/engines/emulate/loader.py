@@ -2,7 +2,9 @@
 
 The program's segments are mapped from its file at their addresses (plus a load bias
 for PIE), the dynamic loader named in PT_INTERP next to it, and the stack gets argc,
-argv, envp and the auxiliary vector in the kernel's layout (System V x86_64 ABI).
+argv, envp and the auxiliary vector in the kernel's layout (the System V ABI, the same
+for x86_64 and aarch64). An aarch64 program also gets a page with the code its signal
+handlers return through (the kernel's vdso sigreturn trampoline).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from luatrap.engines.emulate.memory import MAP_FIXED, MAP_FIXED_NOREPLACE, Guest
 PT_LOAD, PT_INTERP, PT_PHDR = 1, 3, 6
 PROT_NONE = 0
 ET_EXEC, ET_DYN = 2, 3
-EM_X86_64 = 62
+MACHINES = {62: "x86_64", 183: "aarch64"}  # ELF e_machine -> what the engine runs
 STACK_SIZE = 8 << 20
 MAX_SCRIPT_DEPTH = 4
 AT = {"PHDR": 3, "PHENT": 4, "PHNUM": 5, "PAGESZ": 6, "BASE": 7, "FLAGS": 8, "ENTRY": 9,
@@ -49,7 +51,22 @@ class Image:
     interp: str | None
 
 
-def _parse(path: str) -> tuple[bytes, tuple, list[tuple]]:
+def machine_of(path: str) -> str | None:
+    """The architecture of the ELF file at `path` ("x86_64", "aarch64"), or None if it
+    is not one the engine runs (a script, another format or machine)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return None
+    if len(head) < 20 or head[:6] != b"\x7fELF\x02\x01":
+        return None
+    return MACHINES.get(int.from_bytes(head[18:20], "little"))
+
+
+def _parse(path: str, expected: int | None = None) -> tuple[bytes, tuple, list[tuple]]:
+    """The PT_INTERP path, the ELF header and the program headers of a file the engine
+    can run (of machine `machine`, if given)."""
     try:
         with open(path, "rb") as f:
             head = f.read(64)
@@ -59,8 +76,10 @@ def _parse(path: str) -> tuple[bytes, tuple, list[tuple]]:
                 raise ExecError(errno.ENOEXEC, f"{path}: not a 64-bit little-endian ELF")
             hdr = struct.unpack_from("<HHIQQQIHHHHHH", head, 16)
             e_type, machine, _, _, phoff, _, _, _, phentsize, phnum = hdr[:10]
-            if machine != EM_X86_64 or e_type not in (ET_EXEC, ET_DYN):
-                raise ExecError(errno.ENOEXEC, f"{path}: not an x86_64 executable")
+            if machine not in MACHINES or e_type not in (ET_EXEC, ET_DYN):
+                raise ExecError(errno.ENOEXEC, f"{path}: not an x86_64 or aarch64 executable")
+            if expected is not None and machine != expected:
+                raise ExecError(errno.ENOEXEC, f"{path}: not an {MACHINES[expected]} file")
             f.seek(phoff)
             raw = f.read(phentsize * phnum)
             if phentsize < 56 or len(raw) < phentsize * phnum:
@@ -81,9 +100,9 @@ def _prot(flags: int) -> int:
             | (mmap.PROT_EXEC if flags & 1 else 0))
 
 
-def load_elf(path: str, memory: GuestMemory) -> Image:
+def load_elf(path: str, memory: GuestMemory, machine: int | None = None) -> Image:
     """Map the ELF file at `path` into guest memory, as the kernel would."""
-    interp, hdr, phdrs = _parse(path)
+    interp, hdr, phdrs = _parse(path, machine)
     e_type, _, _, e_entry, e_phoff, _, _, _, e_phentsize, e_phnum = hdr[:10]
     loads = [p for p in phdrs if p[0] == PT_LOAD]
     if not loads:
@@ -187,7 +206,7 @@ def _runnable(path: str) -> int:
 
 
 def build_stack(memory: GuestMemory, argv: list[bytes], envp: list[bytes], execfn: bytes,
-                auxv: list[tuple[int, int]]) -> int:
+                auxv: list[tuple[int, int]], arch) -> int:
     """Map the stack and lay out argc, argv, envp and auxv; the initial rsp."""
     flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
     base = host.syscall(9, 0, STACK_SIZE, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
@@ -205,13 +224,13 @@ def build_stack(memory: GuestMemory, argv: list[bytes], envp: list[bytes], execf
     fn = push(execfn + b"\0")
     env_ptrs = [push(e + b"\0") for e in reversed(envp)][::-1]
     arg_ptrs = [push(a + b"\0") for a in reversed(argv)][::-1]
-    platform = push(b"x86_64\0")
+    platform = push(arch.platform + b"\0")
     random = push(os.urandom(16))
     sp &= ~15
     auxv = auxv + [(AT["PAGESZ"], host.PAGE), (AT["CLKTCK"], 100), (AT["FLAGS"], 0),
                    (AT["UID"], os.getuid()), (AT["EUID"], os.geteuid()),
                    (AT["GID"], os.getgid()), (AT["EGID"], os.getegid()), (AT["SECURE"], 0),
-                   (AT["HWCAP"], 0x178BFBFF), (AT["HWCAP2"], 0), (AT["RANDOM"], random),
+                   (AT["HWCAP"], arch.hwcap), (AT["HWCAP2"], arch.hwcap2), (AT["RANDOM"], random),
                    (AT["PLATFORM"], platform), (AT["EXECFN"], fn), (0, 0)]
     words = [len(argv), *arg_ptrs, 0, *env_ptrs, 0, *[x for pair in auxv for x in pair]]
     if len(words) % 2:
@@ -220,19 +239,42 @@ def build_stack(memory: GuestMemory, argv: list[bytes], envp: list[bytes], execf
 
 
 def load_program(memory: GuestMemory, path: str, argv: list[str], env: list[bytes],
-                 argv0: str | None = None) -> tuple[int, int]:
-    """Load `path` (following #!) with its interpreter; (entry point, initial rsp)."""
+                 arch, argv0: str | None = None) -> tuple[int, int]:
+    """Load `path` (following #!) with its interpreter, for the guest architecture
+    `arch`; (entry point, initial stack pointer)."""
     execfn = path.encode()
     path, argv = script_argv(path, argv)
     if argv0 is not None:
         argv = [argv0, *argv[1:]]
-    exe = load_elf(path, memory)
+    exe = load_elf(path, memory, arch.elf_machine)
     entry, interp_base = exe.entry, 0
     if exe.interp:
-        ld = load_elf(exe.interp, memory)
+        interp = os.fsdecode(arch.in_sysroot(os.fsencode(exe.interp)))
+        try:
+            ld = load_elf(interp, memory, arch.elf_machine)
+        except ExecError as e:
+            if arch.translates and not arch.sysroot:
+                raise ExecError(e.errno, f"{e} (an {arch.name} program's libraries: "
+                                         "-L SYSROOT, as -L /usr/aarch64-linux-gnu)") from None
+            raise
         entry, interp_base = ld.entry, ld.bias
+    if getattr(arch, "sigreturn_code", None) is not None:
+        arch.sigreturn_code = map_code(memory, arch.SIGRETURN)
     memory.brk_start = memory.brk = page_up(exe.end)
     auxv = [(AT["PHDR"], exe.phdr), (AT["PHENT"], exe.phent), (AT["PHNUM"], exe.phnum),
             (AT["BASE"], interp_base), (AT["ENTRY"], exe.entry)]
     args = [a.encode(errors="surrogateescape") for a in argv]
-    return entry, build_stack(memory, args, env, execfn, auxv)
+    return entry, build_stack(memory, args, env, execfn, auxv, arch)
+
+
+def map_code(memory: GuestMemory, code: bytes) -> int:
+    """A read-only, executable guest page holding `code`; its address."""
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    page = host.syscall(9, 0, host.PAGE, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
+    if failed(page):
+        raise ExecError(errno.ENOMEM, "cannot map the signal return page")
+    ctypes.memmove(page, code, len(code))
+    if failed(host.syscall(10, page, host.PAGE, mmap.PROT_READ | mmap.PROT_EXEC, 0, 0, 0)):
+        raise ExecError(errno.ENOMEM, "cannot protect the signal return page")
+    memory.record(page, page + host.PAGE, mmap.PROT_READ | mmap.PROT_EXEC)
+    return page

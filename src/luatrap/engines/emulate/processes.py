@@ -14,7 +14,6 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import host
 from luatrap.engines.emulate.calls import (
     CLONE_CHILD_CLEARTID,
@@ -36,12 +35,13 @@ def clone_thread(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: in
     cpu = emu.cpu
     context = cpu.new_context()
     cpu.save(context)
-    cpu.context_write(context, regs.RIP, cpu.read(regs.RIP) + 2)  # past `syscall`
-    cpu.context_write(context, regs.RAX, 0)
+    arch = emu.arch
+    cpu.context_write(context, arch.PC, arch.after_syscall(cpu))
+    cpu.context_write(context, arch.RESULT, 0)
     if stack:
-        cpu.context_write(context, regs.RSP, stack)
+        cpu.context_write(context, arch.SP, stack)
     if flags & CLONE_SETTLS:
-        cpu.context_write(context, regs.FS_BASE, tls)
+        cpu.context_write(context, arch.TLS, tls)
     child = emu.new_thread(t, context)
     if flags & CLONE_PARENT_SETTID:
         _store_tid(emu, ptid, child.tid)
@@ -77,9 +77,9 @@ def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid:
             os.close(done_r)
             emu.keep_fd(done_w)
         if stack:
-            emu.cpu.write(regs.RSP, stack)
+            emu.cpu.write(emu.arch.SP, stack)
         if flags & CLONE_SETTLS:
-            emu.cpu.write(regs.FS_BASE, tls)
+            emu.cpu.write(emu.arch.TLS, tls)
         if flags & CLONE_CHILD_SETTID:
             _store_tid(emu, ctid, t.tid)
         if flags & CLONE_CHILD_CLEARTID:

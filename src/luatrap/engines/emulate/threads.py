@@ -42,6 +42,8 @@ class GuestThread:
     then: object = None  # finishes a call made outside the CPU: result -> result
     wait_limit: object = None  # rt_sigtimedwait's copy of its timeout, which ppoll updates
     sigreturn: bool = False
+    first_arg: int = 0  # the first argument of its last call (aarch64's x0, for restarts)
+    scratch: object = None  # a buffer a translated call hands the host (aarch64.py)
     exit_code: int | None = None
     fault: int = 0
     wake: threading.Lock = field(default_factory=_held_lock)

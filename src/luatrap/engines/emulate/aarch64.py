@@ -1,0 +1,356 @@
+"""aarch64 guests on the x86_64 host: registers, start-up, signal frames, and the calls
+whose numbers or structures differ from the host's.
+
+Both are 64-bit Linux ABIs with the same errno values, signal numbers, ioctl numbers
+and most structures, so a guest call is the host's call of the same name (generic
+numbering: `openat`, no `open`) with the same arguments, made from the guest's
+registers (number in x8, arguments x0-x5, result in x0). What differs is translated
+here, as qemu-user's linux-user does: struct stat, struct epoll_event (packed on
+x86_64), four O_* bits, clone's argument order, uname's machine, and the signal frame
+(struct rt_sigframe with the FP/SIMD record). `-L DIR` names a sysroot whose files
+stand in for the host's at the same absolute paths (the dynamic loader, libraries).
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import signal
+import struct
+from typing import TYPE_CHECKING
+
+from luatrap.engines.emulate import host
+from luatrap.engines.emulate import signals as sig
+from luatrap.engines.emulate.calls import OUTSIDE
+from luatrap.engines.emulate.guest_arch import EM_AARCH64, GuestArch
+from luatrap.engines.emulate.memory import GuestFault
+from luatrap.syscalls import table
+from luatrap.syscalls.compat import aarch64_open_flags_from_host, aarch64_open_flags_to_host
+
+if TYPE_CHECKING:
+    from luatrap.engines.emulate.cpu import Cpu
+    from luatrap.engines.emulate.linux import Emulator
+    from luatrap.engines.emulate.memory import GuestMemory
+    from luatrap.engines.emulate.threads import GuestThread
+
+# Unicorn's ids (include/unicorn/arm64.h; tests check them against the unicorn package).
+UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_MAX = 2, 0, 3
+X = (*range(199, 228), 1, 2)  # x0..x28, x29 (frame pointer), x30 (link register)
+REG_SP, REG_PC, REG_NZCV, REG_PSTATE, REG_TPIDR_EL0 = 4, 260, 3, 265, 262
+REG_CPACR_EL1, REG_FPCR, REG_FPSR, REG_Q0 = 261, 291, 292, 104
+CPACR_FPEN = 3 << 20  # FP/SIMD instructions do not trap
+NZCV_MASK = 0xF0000000
+
+SVC_0 = 0xD4000001
+SIGRETURN_CODE = struct.pack("<II", 0xD2801168, SVC_0)  # mov x8, #139; svc #0
+
+# struct rt_sigframe: siginfo (128), then ucontext: uc_flags, uc_link, uc_stack (24),
+# uc_sigmask (8), padding to 1024 bits of mask, then the 16-aligned sigcontext: fault
+# address, x0-x30, sp, pc, pstate, and __reserved[4096] holding the FP/SIMD record.
+INFO_SIZE, UC_STACK, UC_MASK, MCONTEXT = 128, 16, 40, 176
+SIGCONTEXT_SIZE = 288 + 4096
+FRAME_SIZE = INFO_SIZE + MCONTEXT + SIGCONTEXT_SIZE
+FPSIMD_MAGIC, FPSIMD_SIZE = 0x46508001, 528
+
+# HWCAP bits of what Unicorn's "max" CPU runs: fp, asimd, aes, pmull, sha1, sha2, crc32,
+# atomics (LSE), fphp, asimdhp, asimdrdm, jscvt, fcma, lrcpc, dcpop, sha3, sm3, sm4,
+# asimddp, sha512 (arch/arm64/include/uapi/asm/hwcap.h).
+HWCAP = (1 | 2 | 8 | 16 | 32 | 64 | 128 | 256 | 512 | 1024 | 1 << 12 | 1 << 13 | 1 << 14
+         | 1 << 15 | 1 << 16 | 1 << 17 | 1 << 18 | 1 << 19 | 1 << 20 | 1 << 21)
+
+F_GETFL, F_SETFL = 3, 4
+
+HOST_STAT = struct.Struct("<QQQIII4xQqqqqQqQqQ24x")  # x86_64 struct stat, 144 bytes
+GUEST_STAT = struct.Struct("<QQIIIIQ8xqi4xqqQqQqQ8x")  # the generic struct stat, 128
+HOST_EPOLL, GUEST_EPOLL = struct.Struct("<IQ"), struct.Struct("<I4xQ")
+UTS_MACHINE = 4 * 65  # struct utsname's machine field
+
+
+def stat_to_guest(raw: bytes) -> bytes:
+    (dev, ino, nlink, mode, uid, gid, rdev, size, blksize, blocks, at, atn, mt, mtn, ct,
+     ctn) = HOST_STAT.unpack(raw)
+    return GUEST_STAT.pack(dev, ino, mode, nlink, uid, gid, rdev, size, blksize, blocks,
+                           at, atn, mt, mtn, ct, ctn)
+
+
+class Aarch64(GuestArch):
+    """An aarch64 Linux program, run on Unicorn's ARMv8 "max" CPU at EL1 (so reading
+    ID registers needs no kernel emulation)."""
+
+    name = "aarch64"
+    elf_machine = EM_AARCH64
+    uc_arch, uc_mode, cpu_model = UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_MAX
+    exit_check = "check_exit_request_aarch64"
+    PC, SP, RESULT, TLS = REG_PC, REG_SP, X[0], REG_TPIDR_EL0
+    syscalls = table.AARCH64
+    platform = b"aarch64"
+    hwcap, hwcap2 = HWCAP, 0
+    translates = True
+    SIGRETURN = SIGRETURN_CODE
+    SYSCALL_INTERRUPT = 2  # Unicorn's EXCP_SWI: an `svc`
+    # Unicorn's exception numbers (target/arm/cpu.h): undefined instruction, breakpoint
+    FAULT_SIGNALS = {1: (signal.SIGILL, 1), 7: (signal.SIGTRAP, 1), 4: (signal.SIGSEGV, 1),
+                     3: (signal.SIGSEGV, 1)}
+
+    def __init__(self) -> None:
+        self.sigreturn_code = 0  # the page the loader maps with SIGRETURN_CODE (a vdso's)
+        self.sysroot: str | None = None
+
+    def prepare(self, cpu: Cpu) -> None:
+        cpu.write(REG_CPACR_EL1, CPACR_FPEN)
+
+    def host_numbers(self) -> dict[int, int]:
+        """By name; not the calls translated here (they go through Python)."""
+        out = {}
+        for s in self.syscalls.all:
+            host_call = table.X86_64.by_name(s.name)
+            if host_call is not None and s.name not in TRANSLATED:
+                out[s.nr] = host_call.nr
+        return out
+
+    def calls(self) -> dict[int, object]:
+        return translations(bool(self.sysroot))
+
+    def after_syscall(self, cpu: Cpu) -> int:
+        return cpu.read(REG_PC)  # an `svc` has already advanced the pc
+
+    def is_after_syscall(self, pc: int) -> bool:
+        return ctypes.string_at(pc - 4, 4) == SVC_0.to_bytes(4, "little")
+
+    def restart(self, cpu: Cpu, nr: int, first_arg: int) -> None:
+        cpu.write(REG_PC, cpu.read(REG_PC) - 4)  # x8 still holds the number
+        cpu.write(X[0], first_arg)  # x0, which the result overwrote
+
+    def build_frame(self, cpu: Cpu, memory: GuestMemory, t: GuestThread, signo: int,
+                    act: sig.Action, info: bytes) -> None:
+        """The kernel's setup_rt_frame: GuestFault (nothing changed) if the stack cannot
+        take the frame."""
+        sp = cpu.read(REG_SP)
+        alt_base, alt_size, alt_flags = t.altstack
+        on_alt = alt_base <= sp < alt_base + alt_size
+        if act.flags & sig.SA_ONSTACK and not alt_flags & sig.SS_DISABLE and not on_alt:
+            sp = alt_base + alt_size
+        record = (sp - 16) & ~15  # struct frame_record {fp, lr}, as the kernel adds
+        frame = (record - FRAME_SIZE) & ~15
+        xs = [cpu.read(r) for r in X]
+        old_mask = t.mask if t.saved_mask is None else t.saved_mask
+        stack_flags = (sig.SS_ONSTACK if on_alt else 0) | (alt_flags & sig.SS_DISABLE)
+        ucontext = struct.pack("<QQQiiQQ", 0, 0, alt_base, stack_flags, 0, alt_size,
+                               old_mask).ljust(MCONTEXT, b"\0")
+        context = struct.pack("<Q31QQQQ", 0, *xs, cpu.read(REG_SP), cpu.read(REG_PC),
+                              cpu.read(REG_NZCV) & NZCV_MASK)
+        fpsimd = struct.pack("<IIII", FPSIMD_MAGIC, FPSIMD_SIZE, cpu.read(REG_FPSR),
+                             cpu.read(REG_FPCR)) + b"".join(cpu.read_vector(REG_Q0 + n)
+                                                           for n in range(32))
+        context = context.ljust(288, b"\0") + fpsimd  # a zero header ends the records
+        memory.write(frame, (info + ucontext + context).ljust(FRAME_SIZE, b"\0"))
+        memory.write(record, struct.pack("<QQ", xs[29], xs[30]))
+        t.saved_mask = None
+        t.mask |= act.mask | (0 if act.flags & sig.SA_NODEFER else sig.bit(signo))
+        if act.flags & sig.SA_RESETHAND:
+            act.handler = sig.SIG_DFL
+        lr = act.restorer if act.flags & sig.SA_RESTORER else self.sigreturn_code
+        for reg, value in ((X[0], signo), (X[1], frame), (X[2], frame + INFO_SIZE),
+                           (X[29], record), (X[30], lr), (REG_SP, frame),
+                           (REG_PC, act.handler)):
+            cpu.write(reg, value)
+
+    def sigreturn(self, cpu: Cpu, memory: GuestMemory, t: GuestThread) -> None:
+        """rt_sigreturn: the frame is at sp (where build_frame left it)."""
+        frame = cpu.read(REG_SP)
+        raw = memory.read(frame + INFO_SIZE, MCONTEXT + 288 + FPSIMD_SIZE)
+        mask = struct.unpack_from("<Q", raw, UC_MASK)[0]
+        values = struct.unpack_from("<Q31QQQQ", raw, MCONTEXT)
+        xs, sp, pc, pstate = values[1:32], values[32], values[33], values[34]
+        for reg, value in zip(X, xs, strict=True):
+            cpu.write(reg, value)
+        cpu.write(REG_SP, sp)
+        cpu.write(REG_PC, pc)
+        cpu.write(REG_NZCV, pstate & NZCV_MASK)
+        magic, _size, fpsr, fpcr = struct.unpack_from("<IIII", raw, MCONTEXT + 288)
+        if magic == FPSIMD_MAGIC:
+            cpu.write(REG_FPSR, fpsr)
+            cpu.write(REG_FPCR, fpcr)
+            vregs = MCONTEXT + 288 + 16
+            for n in range(32):
+                cpu.write_vector(REG_Q0 + n, raw[vregs + 16 * n:vregs + 16 * n + 16])
+        t.mask = mask & ~sig.UNBLOCKABLE_BITS
+
+    # -- file names under -L -------------------------------------------------------
+    def in_sysroot(self, path: bytes) -> bytes:
+        """An absolute path as the guest means it: the sysroot's file if it has one."""
+        if self.sysroot and path.startswith(b"/"):
+            candidate = os.fsencode(self.sysroot) + path
+            if os.path.lexists(candidate):
+                return candidate
+        return path
+
+
+# -- calls translated in Python ------------------------------------------------------
+def _host_nr(name: str) -> int:
+    return table.X86_64.by_name(name).nr
+
+
+def _finish(t: GuestThread, result: object, convert) -> object:
+    """Convert a host call's result, now or (if it is made outside the CPU) after."""
+    if result is OUTSIDE:
+        t.then = convert
+        return OUTSIDE
+    return convert(result)
+
+
+def _path_arg(emu: Emulator, t: GuestThread, addr: int) -> int:
+    """A guest path argument for the host: its address, or (under -L, when the sysroot
+    has that file) the address of the sysroot's path, kept alive by the thread until
+    its next call."""
+    arch = emu.arch
+    if not arch.sysroot or not addr:
+        return addr
+    try:
+        path = emu.memory.read_string(addr, 4096)
+    except GuestFault:
+        return addr  # the host call's own check answers EFAULT
+    mapped = arch.in_sysroot(path)
+    if mapped is path:
+        return addr
+    t.scratch = ctypes.create_string_buffer(mapped)
+    return ctypes.addressof(t.scratch)
+
+
+def openat(emu: Emulator, t: GuestThread, dirfd: int, path: int, flags: int, mode: int,
+           *_) -> object:
+    refused = emu.refused("openat", (dirfd, path, flags, mode, 0, 0))
+    if refused:
+        return refused
+    args = [dirfd, _path_arg(emu, t, path), aarch64_open_flags_to_host(flags), mode, 0, 0]
+    return emu.perform_host(t, _host_nr("openat"), args, internal=True)
+
+
+def fcntl(emu: Emulator, t: GuestThread, fd: int, cmd: int, arg: int, *rest) -> object:
+    cmd32 = cmd & 0xFFFFFFFF
+    if cmd32 == F_SETFL:
+        arg = aarch64_open_flags_to_host(arg)
+    result = emu.perform_host(t, _host_nr("fcntl"), [fd, cmd, arg, *rest[:3]])
+    if cmd32 == F_GETFL:
+        return _finish(t, result, lambda r: aarch64_open_flags_from_host(r) if r >= 0 else r)
+    return result
+
+
+def _stat_into(emu: Emulator, nr: int, args: list[int], where: int, buf: int) -> int:
+    """Make a stat call into a host buffer and write the guest's struct stat."""
+    scratch = ctypes.create_string_buffer(HOST_STAT.size)
+    args[where] = ctypes.addressof(scratch)
+    result = host.syscall(nr, *args)
+    if result == 0:
+        try:
+            emu.memory.write(buf, stat_to_guest(scratch.raw))
+        except GuestFault:
+            return -errno.EFAULT
+    return result
+
+
+def fstat(emu: Emulator, t: GuestThread, fd: int, buf: int, *_) -> int:
+    refused = emu.refused("fstat", (fd, buf, 0, 0, 0, 0))
+    return refused or _stat_into(emu, _host_nr("fstat"), [fd, 0, 0, 0, 0, 0], 1, buf)
+
+
+def newfstatat(emu: Emulator, t: GuestThread, dirfd: int, path: int, buf: int, flags: int,
+               *_) -> int:
+    refused = emu.refused("newfstatat", (dirfd, path, buf, flags, 0, 0))
+    if refused:
+        return refused
+    args = [dirfd, _path_arg(emu, t, path), 0, flags, 0, 0]
+    return _stat_into(emu, _host_nr("newfstatat"), args, 2, buf)
+
+
+def epoll_ctl(emu: Emulator, t: GuestThread, epfd: int, op: int, fd: int, event: int,
+              *_) -> int:
+    refused = emu.refused("epoll_ctl", (epfd, op, fd, 0, 0, 0))
+    if refused:
+        return refused
+    scratch = None
+    if event:
+        try:
+            events, data = GUEST_EPOLL.unpack(emu.memory.read(event, GUEST_EPOLL.size))
+        except GuestFault:
+            return -errno.EFAULT
+        scratch = ctypes.create_string_buffer(HOST_EPOLL.pack(events, data))
+    return host.syscall(_host_nr("epoll_ctl"), epfd, op, fd,
+                        ctypes.addressof(scratch) if scratch else 0, 0, 0)
+
+
+def _epoll_wait(emu: Emulator, t: GuestThread, name: str, args: list[int]) -> object:
+    events, maxevents = args[1], args[2]
+    refused = emu.refused(name, (args[0], 0, 0, 0, 0, 0))
+    if refused:
+        return refused
+    if not 0 < maxevents <= (1 << 31) // HOST_EPOLL.size:
+        return -errno.EINVAL
+    if not emu.memory.covers(events, events + maxevents * GUEST_EPOLL.size):
+        return -errno.EFAULT
+    scratch = ctypes.create_string_buffer(maxevents * HOST_EPOLL.size)
+    t.scratch = scratch  # alive until the call (maybe made outside the CPU) ends
+    args = list(args)
+    args[1] = ctypes.addressof(scratch)
+
+    def convert(result: int) -> int:
+        if result > 0:
+            raw = scratch.raw
+            out = b"".join(GUEST_EPOLL.pack(*HOST_EPOLL.unpack_from(raw, i * HOST_EPOLL.size))
+                           for i in range(result))
+            try:
+                emu.memory.write(events, out)
+            except GuestFault:
+                return -errno.EFAULT
+        return result
+    return _finish(t, emu.perform_host(t, _host_nr(name), args, internal=True), convert)
+
+
+def epoll_pwait(emu: Emulator, t: GuestThread, *args: int) -> object:
+    return _epoll_wait(emu, t, "epoll_pwait", list(args))
+
+
+def epoll_pwait2(emu: Emulator, t: GuestThread, *args: int) -> object:
+    return _epoll_wait(emu, t, "epoll_pwait2", list(args))
+
+
+def clone(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, tls: int,
+          ctid: int, *_) -> object:
+    """arm64's clone takes tls before child_tidptr (x86_64's order is the reverse)."""
+    return emu.perform_host(t, _host_nr("clone"), [flags, stack, ptid, ctid, tls, 0])
+
+
+def uname(emu: Emulator, t: GuestThread, buf: int, *_) -> int:
+    result = emu.perform_host(t, _host_nr("uname"), [buf, 0, 0, 0, 0, 0])
+    if result == 0:
+        emu.memory.write(buf + UTS_MACHINE, b"aarch64".ljust(65, b"\0"))
+    return result
+
+
+def _with_path(name: str, where: int):
+    """A call naming a path, looked up in the sysroot first (as qemu-user's -L)."""
+    def call(emu: Emulator, t: GuestThread, *args: int) -> object:
+        refused = emu.refused(name, args)
+        if refused:
+            return refused
+        args = list(args)
+        args[where] = _path_arg(emu, t, args[where])
+        return emu.perform_host(t, _host_nr(name), args, internal=True)
+    return call
+
+
+TRANSLATED = {
+    "openat": openat, "fcntl": fcntl, "fstat": fstat, "newfstatat": newfstatat,
+    "epoll_ctl": epoll_ctl, "epoll_pwait": epoll_pwait, "epoll_pwait2": epoll_pwait2,
+    "clone": clone, "uname": uname,
+}
+# With a sysroot (-L), these look there first as well.
+SYSROOT_PATHS = {"faccessat": 1, "faccessat2": 1, "readlinkat": 1, "statx": 1}
+
+
+def translations(sysroot: bool) -> dict[int, object]:
+    """Guest call number -> its translation, for the calls that need one."""
+    found = dict(TRANSLATED)
+    if sysroot:
+        found |= {name: _with_path(name, where) for name, where in SYSROOT_PATHS.items()}
+    return {table.AARCH64.by_name(name).nr: fn for name, fn in found.items()}

@@ -1,0 +1,82 @@
+"""What the emulate engine needs to know of a guest architecture, described once.
+
+The Linux layer (linux.py) is the same for every guest; a GuestArch says where its
+registers are, how its program is loaded and started, how a system call is restarted
+and a signal handler entered, and which of its calls the host can make as they are.
+x86_64 guests are the host's own ABI; aarch64 guests (aarch64.py) translate.
+"""
+from __future__ import annotations
+
+import ctypes
+import signal
+from typing import TYPE_CHECKING
+
+from luatrap.engines.emulate import cpu as regs
+from luatrap.engines.emulate import signals as sig
+from luatrap.syscalls import table
+
+if TYPE_CHECKING:
+    from luatrap.engines.emulate.cpu import Cpu
+    from luatrap.engines.emulate.memory import GuestMemory
+    from luatrap.engines.emulate.threads import GuestThread
+
+EM_X86_64, EM_AARCH64 = 62, 183
+
+
+class GuestArch:
+    """One guest architecture (this base is x86_64, the host's own ABI)."""
+
+    name = "x86_64"
+    elf_machine = EM_X86_64
+    uc_arch, uc_mode, cpu_model = regs.UC_ARCH_X86, regs.UC_MODE_64, None
+    exit_check = "check_exit_request_x86_64"  # Unicorn's function (cpu._exit_check_switch)
+    PC, SP, RESULT, TLS = regs.RIP, regs.RSP, regs.RAX, regs.FS_BASE
+    syscalls = table.X86_64
+    platform = b"x86_64"
+    hwcap, hwcap2 = 0x178BFBFF, 0
+    translates = False  # do its call numbers and structures differ from the host's?
+    sysroot: str | None = None  # -L: where the guest's absolute paths are looked up first
+    # Unicorn interrupt numbers -> (signal, si_code) of a fault
+    FAULT_SIGNALS = {0: (signal.SIGFPE, 1), 1: (signal.SIGTRAP, 1),
+                     3: (signal.SIGTRAP, 0x80), 4: (signal.SIGSEGV, 0x80),
+                     5: (signal.SIGSEGV, 0x80), 6: (signal.SIGILL, 2),
+                     13: (signal.SIGSEGV, 0x80), 16: (signal.SIGFPE, 0)}
+
+    def prepare(self, cpu: Cpu) -> None:
+        """Set the CPU up as the kernel leaves it for a new program."""
+
+    def host_numbers(self) -> dict[int, int]:
+        """Guest call number -> the host's number for the same call."""
+        return {s.nr: s.nr for s in self.syscalls.all}
+
+    def calls(self) -> dict[int, object]:
+        """Guest call number -> its translation for the host (none for x86_64)."""
+        return {}
+
+    def in_sysroot(self, path: bytes) -> bytes:
+        """An absolute path as the guest means it (see aarch64.py's -L)."""
+        return path
+
+    def after_syscall(self, cpu: Cpu) -> int:
+        """Where execution goes on after the call the hook is serving (a clone child's
+        start): x86_64's hook runs with rip still at `syscall`."""
+        return cpu.read(self.PC) + 2
+
+    def is_after_syscall(self, pc: int) -> bool:
+        """Is the instruction just before `pc` a system call (is a restart possible)?"""
+        return ctypes.string_at(pc - 2, 2) == b"\x0f\x05"
+
+    def restart(self, cpu: Cpu, nr: int, first_arg: int) -> None:
+        """Back over the system call instruction, to make call `nr` again."""
+        cpu.write(self.PC, cpu.read(self.PC) - 2)
+        cpu.write(self.RESULT, nr)
+
+    def build_frame(self, cpu: Cpu, memory: GuestMemory, t: GuestThread, signo: int,
+                    act: sig.Action, info: bytes) -> None:
+        sig.build_frame(cpu, memory, t, signo, act, info)
+
+    def sigreturn(self, cpu: Cpu, memory: GuestMemory, t: GuestThread) -> None:
+        sig.sigreturn(cpu, memory, t)
+
+
+X86_64 = GuestArch()
