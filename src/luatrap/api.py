@@ -82,7 +82,8 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
     lua_budget: Lua instructions per hook call; lua_memory_mb: the Lua state's memory cap;
     on_rule_error: "allow" (a failing rule lets its call run) or "deny" (EPERM);
     sysroot: where an aarch64 program's absolute paths are looked up first (qemu-user's
-    -L: its dynamic loader and libraries); in_place: the engine may make this process the program's (for the CLI).
+    -L: its dynamic loader and libraries); in_place: the engine may make this process
+    the program's (for the CLI).
 
     Returns the program's exit status (128+N if signal N killed it). Raises UsageError
     when luatrap itself cannot run it.

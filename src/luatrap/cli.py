@@ -183,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                                            ("allow", "deny"))}
         return run(opts.argv, rules=opts.rules, engine=opts.engine, log=opts.log, env=env,
                    strace=opts.strace, trace_json=opts.trace_json, summary=opts.summary,
-                   sysroot=opts.sysroot, in_place=True, **{k: v for k, v in limits.items() if v is not None})
+                   sysroot=opts.sysroot, in_place=True,
+                   **{k: v for k, v in limits.items() if v is not None})
     except UsageError as e:
         print(f"luatrap: {e}", file=sys.stderr)
         return 2

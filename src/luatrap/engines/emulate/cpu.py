@@ -1,4 +1,5 @@
-"""An emulated CPU (x86_64 or aarch64): libunicorn (QEMU's TCG as a library) through raw ctypes calls.
+"""An emulated CPU (x86_64 or aarch64): libunicorn (QEMU's TCG as a library) through raw
+ctypes calls.
 
 The unicorn package's own Python API costs 20-35 us per system call; the per-call path
 is C (src/core/emulate_hook.c), and this module drives the rest of the CPU through raw
