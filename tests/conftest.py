@@ -1,5 +1,13 @@
 """Shared fixtures: the engines every behaviour test runs on, C programs built for the
-run, rule folders written on the fly, and luatrap run through its real command line."""
+run, rule folders written on the fly, and luatrap run through its real command line.
+
+The `engine` fixture's third value, aarch64, is the emulate engine running the test's
+programs built for aarch64 (with Debian's cross compiler; QEMU_LD_PREFIX names Debian's
+arm64 sysroot for luatrap and qemu-aarch64 alike), compared with qemu-aarch64 where a
+test compares with a native run. It applies to the tests that build programs (cprog);
+the others run the host's own programs (bash, python3), which the emulate value covers.
+Tests marked `x86_64_only` (i386 and x32 calls, x86 instructions, x86_64-only call
+names or numbers) skip it."""
 from __future__ import annotations
 
 import os
@@ -14,8 +22,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
-ENGINES = ["native", "emulate"]
+class Engine(str):
+    """An engine's name (what `--engine` takes), and the architecture the test's
+    programs are built for."""
+
+    def __new__(cls, name: str, arch: str = "x86_64") -> Engine:
+        engine = super().__new__(cls, name)
+        engine.arch = arch
+        return engine
+
+
+ENGINES = [Engine("native"), Engine("emulate"), Engine("emulate", "aarch64")]
+ENGINE_IDS = ["native", "emulate", "aarch64"]
 TIMEOUT = 120
+CROSS_CC = "aarch64-linux-gnu-gcc"
+AARCH64_SYSROOT = "/usr/aarch64-linux-gnu"
 
 
 @dataclass
@@ -49,9 +70,17 @@ def luatrap(*args: str | Path, engine: str | None = None, input: str | None = No
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request) -> str:
-    """Each behaviour test runs once per engine."""
+@pytest.fixture(params=ENGINES, ids=ENGINE_IDS)
+def engine(request, monkeypatch) -> Engine:
+    """Each behaviour test runs once per engine (and aarch64: see above)."""
+    if request.param.arch == "aarch64":
+        if request.node.get_closest_marker("x86_64_only"):
+            pytest.skip("x86_64 only")
+        if "cprog" not in request.fixturenames:
+            pytest.skip("runs the host's programs only")
+        need(CROSS_CC)
+        need("qemu-aarch64")
+        monkeypatch.setenv("QEMU_LD_PREFIX", AARCH64_SYSROOT)
     return request.param
 
 
@@ -61,25 +90,37 @@ def build_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def cprog(build_dir):
-    """cprog('name') -> path of tests/programs/name.c (or examples/name.c), compiled."""
-    need("gcc")
+def build_program(build_dir):
+    """build_program('name', *flags, arch=...) -> path of tests/programs/name.c (or
+    examples/name.c), compiled for x86_64 or (statically) for aarch64."""
     built: dict[str, Path] = {}
 
-    def build(name: str, *flags: str) -> Path:
-        key = name + " ".join(flags)
+    def build(name: str, *flags: str, arch: str = "x86_64") -> Path:
+        key = " ".join([arch, name, *flags])
         if key not in built:
             src = PROGRAMS / f"{name}.c"
             if not src.exists():
                 src = ROOT / "examples" / f"{name}.c"
-            out = build_dir / (name + ("-" + "-".join(f.strip("-") for f in flags)
-                                       if flags else ""))
-            subprocess.run(["gcc", "-O1", "-o", str(out), str(src), "-pthread", *flags],
+            out = build_dir / "-".join([name, *(f.strip("-") for f in flags)])
+            cc = ["gcc"]
+            if arch == "aarch64":
+                cc, out = [CROSS_CC], out.with_name(out.name + ".aarch64")
+            need(cc[0])
+            subprocess.run([*cc, "-O1", "-o", str(out), str(src), "-pthread", *flags],
                            check=True)
             built[key] = out
         return built[key]
 
     return build
+
+
+@pytest.fixture
+def cprog(request, build_program):
+    """cprog('name', *flags) -> the program built for the test's engine's architecture."""
+    arch = "x86_64"
+    if "engine" in request.fixturenames:
+        arch = request.getfixturevalue("engine").arch
+    return lambda name, *flags: build_program(name, *flags, arch=arch)
 
 
 @pytest.fixture
@@ -104,11 +145,25 @@ PASS = "function do_syscall(num, ...) return 0, 0 end\n"
 
 
 def native_run(*args: str | Path, **kw) -> subprocess.CompletedProcess:
-    """The same command without luatrap, for comparison."""
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True,
-                          errors="replace", timeout=TIMEOUT, **kw)
+    """The same command without luatrap, for comparison (an aarch64 program under
+    qemu-aarch64, the reference for what it does on this host)."""
+    cmd = [str(a) for a in args]
+    if cmd and is_aarch64(cmd[0]):
+        cmd = ["qemu-aarch64", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, errors="replace",
+                          timeout=TIMEOUT, **kw)
 
 
+
+
+def is_aarch64(path: str) -> bool:
+    """Is `path` an aarch64 ELF file?"""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return False
+    return head[:4] == b"\x7fELF" and head[18:20] == (183).to_bytes(2, "little")
 
 
 def process_state(pid: int) -> str:

@@ -116,6 +116,7 @@ SANDBOX_ROUTES = {  # how a program may try to reach secret/key, each printing i
 }
 
 
+@pytest.mark.x86_64_only
 @pytest.mark.parametrize("route", SANDBOX_ROUTES)
 def test_path_sandbox_denies_a_directory_every_way(engine, tmp_path, cprog, route):
     """rules_examples/sandbox_paths/ judges a path by the object it names: each route

@@ -111,6 +111,7 @@ def loopback_listener():
         server.close()
 
 
+@pytest.mark.x86_64_only
 @pytest.mark.parametrize("user", ["root", "nobody"])
 def test_no_route_reaches_the_network_under_no_network(engine, cprog, user, open_tmp,
                                                        request):

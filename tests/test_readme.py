@@ -55,13 +55,13 @@ def in_a_terminal(command: str, cwd: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def newcomer(tmp_path_factory, cprog) -> Path:
+def newcomer(tmp_path_factory, build_program) -> Path:
     """A folder laid out as the repository is after the README's first command."""
     here = tmp_path_factory.mktemp("newcomer")
     for name in ("test_rules", "rules_examples"):
         (here / name).symlink_to(ROOT / name)
     (here / ".venv").symlink_to(Path(sys.prefix))
-    (here / "test_program").symlink_to(cprog("test_program"))
+    (here / "test_program").symlink_to(build_program("test_program"))
     return here
 
 

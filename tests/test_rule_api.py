@@ -97,10 +97,11 @@ end"""})
 
 
 def test_c_do_syscall_with_other_arguments_and_calls(engine, rules, cprog):
+    getppid = {"x86_64": 110, "aarch64": 173}[engine.arch]  # the program's numbering
     folder = rules({"getpid": """
 function do_syscall(num)
     local real = c_do_syscall(num)
-    local parent = c_do_syscall(110)            -- getppid, another call entirely
+    local parent = c_do_syscall(GETPPID)        -- getppid, another call entirely
     c_log(string.format("%s: real %s, parent %s", c_syscall_name(num),
                         tostring(real == c_pid()), tostring(parent > 1)))
     return 1, real + 1000000
@@ -111,6 +112,8 @@ function do_syscall(num, fd, buf, n)
     end
     return 0, 0
 end"""})
+    getpid_rule = folder / "getpid.lua"
+    getpid_rule.write_text(getpid_rule.read_text().replace("GETPPID", str(getppid)))
     r = luatrap("--rules", folder, cprog("test_program"), engine=engine)
     assert r.stdout == ""
     assert "Hello from write!" in r.stderr
@@ -143,16 +146,17 @@ def test_c_do_syscall_outside_a_hook_is_an_error(engine, rules, cprog):
 
 
 def test_identity_and_names(engine, rules, cprog):
+    openat = {"x86_64": 257, "aarch64": 56}[engine.arch]  # names are the program's table's
     folder = rules({"getpid": """
 function do_syscall(num)
     if not done then
         c_log(string.format("%s %s %s %s %d %d %d", c_syscall_name(num),
-            c_syscall_name(257), tostring(c_syscall_name(100000)),
+            c_syscall_name(OPENAT), tostring(c_syscall_name(100000)),
             tostring(c_pid() == c_tid()), EPERM, ENOENT, EACCES))
         done = true
     end
     return 0, 0
-end"""})
+end""".replace("OPENAT", str(openat))})
     r = luatrap("--rules", folder, cprog("test_program"), engine=engine)
     assert r.lua_logs == ["[Lua Log] getpid openat nil true 1 2 13"]
 

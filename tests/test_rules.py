@@ -124,7 +124,7 @@ def test_empty_rules_folder_and_non_syscall_files(engine, rules, cprog):
     assert r.returncode == 0
     assert "PID call 3: 99999" not in r.stdout.splitlines()
     assert any(line.startswith(f"luatrap: {folder}/not_a_syscall.lua: 'not_a_syscall' is no "
-                               "x86_64 system call") and line.endswith("; ignored")
+                               f"{engine.arch} system call") and line.endswith("; ignored")
                for line in r.stderr.splitlines())
 
 

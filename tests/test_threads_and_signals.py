@@ -13,6 +13,7 @@ from conftest import PASS, PYTHON, luatrap, native_run, need
 PASS_ALL = {"getppid": PASS, "futex": PASS, "read": PASS}
 
 
+@pytest.mark.x86_64_only
 def test_lock_prefixed_increments_are_atomic(engine, rules, cprog):
     r = luatrap("--rules", rules(PASS_ALL), cprog("atomic_counter"), "8", "100000",
                 engine=engine)
@@ -24,6 +25,7 @@ def test_mutex_and_condition_variables(engine, rules, cprog):
     assert r.stdout == "20000 items, sum 200010000\n"
 
 
+@pytest.mark.x86_64_only
 def test_interrupted_read_modify_write_instructions_run_once(engine, rules, cprog):
     """A stop from outside (a signal, a time slice) never runs an instruction twice."""
     program = cprog("interrupted_rmw")
@@ -96,9 +98,11 @@ def test_sigwait_takes_blocked_signals(engine, rules):
 def test_signalfd_reads_blocked_signals(engine, rules, cprog):
     program = cprog("signalfd_reader")
     r = luatrap("--rules", rules(PASS_ALL), program, "exec", engine=engine)
-    assert r.stdout == native_run(program, "exec").stdout == (
-        "signal 10, from this process: 1\nSIGCHLD, status 5, from the child: 1\n"
-        "empty: EAGAIN\nsame fd, new mask: 1\nsignal 12, from this process: 1\n")
+    expected = ("signal 10, from this process: 1\nSIGCHLD, status 5, from the child: 1\n"
+                "empty: EAGAIN\nsame fd, new mask: 1\nsignal 12, from this process: 1\n")
+    assert r.stdout == expected
+    if engine.arch == "x86_64":  # (qemu-aarch64 7.2 loses the signal kept across execve)
+        assert native_run(program, "exec").stdout == expected
 
 
 def test_pending_signal_survives_execve(engine, rules, cprog):

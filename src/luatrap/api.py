@@ -122,7 +122,9 @@ def run(argv: list[str], rules: str | None = None, engine: str | None = None,
                 raise UsageError(str(e)) from None
             sink(f"Rules folder path: {rules}")
             for path_ in book.unknown_files():
-                sink(f"luatrap: {book.unknown_file_message(path_)}; ignored")
+                if not any(other.by_name(path_.stem) for other in table.TABLES.values()):
+                    sink(f"luatrap: {book.unknown_file_message(path_)}; ignored")
+                # (a rule for another architecture's call: a folder may serve both)
             sink("Lua environment initialized. Scripts will be loaded on demand.")
         tracer = None
         if strace or trace_json or summary:

@@ -139,9 +139,9 @@ class Aarch64(GuestArch):
                                old_mask).ljust(MCONTEXT, b"\0")
         context = struct.pack("<Q31QQQQ", 0, *xs, cpu.read(REG_SP), cpu.read(REG_PC),
                               cpu.read(REG_NZCV) & NZCV_MASK)
-        fpsimd = struct.pack("<IIII", FPSIMD_MAGIC, FPSIMD_SIZE, cpu.read(REG_FPSR),
-                             cpu.read(REG_FPCR)) + b"".join(cpu.read_vector(REG_Q0 + n)
-                                                           for n in range(32))
+        fpsimd = struct.pack("<IIII", FPSIMD_MAGIC, FPSIMD_SIZE,  # 32-bit registers
+                             cpu.read(REG_FPSR) & 0xFFFFFFFF, cpu.read(REG_FPCR) & 0xFFFFFFFF)
+        fpsimd += b"".join(cpu.read_vector(REG_Q0 + n) for n in range(32))
         context = context.ljust(288, b"\0") + fpsimd  # a zero header ends the records
         memory.write(frame, (info + ucontext + context).ljust(FRAME_SIZE, b"\0"))
         memory.write(record, struct.pack("<QQ", xs[29], xs[30]))

@@ -341,7 +341,7 @@ def execve(emu: Emulator, t: GuestThread, path: int, argv: int, envp: int, *_) -
     name = emu.proc.path_of(memory.read_string(path).decode(errors="surrogateescape"))
     args = [a.decode(errors="surrogateescape") for a in _strings(memory, argv)]
     env = _strings(memory, envp)
-    failure = loader.check_executable(name)
+    failure = loader.check_executable(name, emu.exec_state.get("sysroot"))
     if failure:
         return -failure
     return emu.exec_program(t, name, args, env)
@@ -374,7 +374,7 @@ def execveat(emu: Emulator, t: GuestThread, dirfd, path, argv, envp, flags, *_) 
     if flags & AT_SYMLINK_NOFOLLOW and os.path.islink(target):
         failure = errno.ELOOP
     else:
-        failure = loader.check_executable(target)
+        failure = loader.check_executable(target, emu.exec_state.get("sysroot"))
     if not failure:
         args = [a.decode(errors="surrogateescape") for a in _strings(memory, argv)]
         failure = -emu.exec_program(t, target, args, _strings(memory, envp), keep=copy)

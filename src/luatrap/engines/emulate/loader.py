@@ -174,11 +174,12 @@ def script_argv(path: str, argv: list[str]) -> tuple[str, list[str]]:
     raise ExecError(errno.ELOOP, f"{path}: too many levels of #! interpreters")
 
 
-def check_executable(path: str) -> int:
+def check_executable(path: str, sysroot: str | None = None) -> int:
     """0 if execve(path) could start it, else the errno execve would give: checked
     before luatrap gives its process to the new program, so a failing execve returns
     to its caller as it does natively (a missing `#!` or ELF interpreter, a truncated
-    or foreign file)."""
+    or foreign file). `sysroot`: where an aarch64 program's interpreter is looked up
+    first (-L)."""
     failure = _runnable(path)
     if failure:
         return failure
@@ -188,6 +189,8 @@ def check_executable(path: str) -> int:
             return failure
         interp = _parse(target)[0]
         if interp:
+            if sysroot and os.path.exists(os.fsencode(sysroot) + interp):
+                interp = os.fsencode(sysroot) + interp
             _parse(interp.decode(errors="surrogateescape"))
     except ExecError as e:
         return e.errno or errno.ENOEXEC
