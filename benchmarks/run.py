@@ -18,7 +18,10 @@ what holds run to run):
 - gzip of a 5 MB tar (compression: the emulated CPU's worst case);
 - a real workload, `tar czf` of a directory tree, under a tracing rule set on
   openat/read/write (strace -f tracing the same calls);
-- start-up: `luatrap --rules DIR /bin/true` against `/bin/true` (ms).
+- start-up: `luatrap --rules DIR /bin/true` against `/bin/true` (ms);
+- aarch64 programs (built with Debian's cross compiler, where it and qemu-aarch64 are
+  installed): the getpid loop, the compute loop and gzip (Debian's arm64 busybox, where
+  .ci/run unpacks it) under the emulate engine against qemu-aarch64.
 
 Prints Markdown tables, writes DIR/latest.json and, with matplotlib, DIR/latest.png
 (DIR: benchmarks/results).
@@ -52,6 +55,9 @@ LUATRAP = [sys.executable, "-m", "luatrap"]
 EMULATE = [*LUATRAP, "--engine", "emulate"]
 STRACE = shutil.which("strace")
 QEMU = shutil.which("qemu-x86_64")
+QEMU_AARCH64 = shutil.which("qemu-aarch64")
+CROSS_CC = shutil.which("aarch64-linux-gnu-gcc")
+BUSYBOX_AARCH64 = Path("/opt/luatrap-tests/busybox-arm64/bin/busybox")
 
 TRACE_RULE = """function do_syscall(num, a1, a2, a3)
     local sec, nsec = c_get_timestamp()
@@ -61,9 +67,9 @@ end
 """
 
 
-def build(workdir: Path, name: str, *flags: str) -> Path:
-    exe = workdir / name
-    subprocess.run(["gcc", "-O2", "-o", exe, HERE / "workloads" / f"{name}.c", *flags],
+def build(workdir: Path, name: str, *flags: str, cc: str = "gcc") -> Path:
+    exe = workdir / (name if cc == "gcc" else f"{name}.{Path(cc).name.split('-')[0]}")
+    subprocess.run([cc, "-O2", "-o", exe, HERE / "workloads" / f"{name}.c", *flags],
                    check=True)
     return exe
 
@@ -206,7 +212,41 @@ def suites(work: Path, quick: bool) -> dict[str, dict[str, tuple]]:
     return {"getpid loop (µs per call)": getpid, "compute loop, self-timed (s)": compute_suite,
             "compute loop under a 100 µs timer signal (s)": signals,
             "gzip -c of a 5 MB tar (s)": compression,
-            "tar czf of /usr/include/linux (s)": workload, "start-up (s)": startup}
+            "tar czf of /usr/include/linux (s)": workload, "start-up (s)": startup,
+            **aarch64_suites(work, quick, loop, compute, archive, faking)}
+
+
+def aarch64_suites(work: Path, quick: bool, x86_loop: list[str], x86_compute: list[str],
+                   archive: Path, faking: str) -> dict[str, dict[str, tuple]]:
+    """The same workloads built for aarch64: the emulate engine against qemu-aarch64
+    (and the x86_64 build's hooked getpid beside the aarch64 one's)."""
+    if not (CROSS_CC and QEMU_AARCH64):
+        return {}
+    loop = [str(build(work, "getpid_loop", "-static", cc=CROSS_CC)), x86_loop[1]]
+    compute = [str(build(work, "compute", "-static", cc=CROSS_CC)), x86_compute[1]]
+    getpid = {
+        "qemu-aarch64, no rules": (reported, [QEMU_AARCH64, *loop]),
+        "luatrap, no rules": (reported, [*LUATRAP, *loop]),
+        "luatrap, intercepting rule": (reported, [*LUATRAP, "--rules", faking, *loop]),
+        "luatrap, x86_64 build, intercepting rule": (reported, [
+            *EMULATE, "--rules", faking, *x86_loop]),
+    }
+    computing = {
+        "qemu-aarch64": (reported, [QEMU_AARCH64, *compute]),
+        "luatrap, rule on getpid": (reported, [*LUATRAP, "--log", "/dev/null", "--rules",
+                                               faking, *compute]),
+    }
+    suites = {"aarch64: getpid loop (µs per call)": getpid,
+              "aarch64: compute loop, self-timed (s)": computing}
+    if BUSYBOX_AARCH64.exists():
+        gzip = [str(BUSYBOX_AARCH64), "gzip", "-c", str(archive)]
+        suites["aarch64: busybox gzip -c of the same tar (s)"] = {
+            "qemu-aarch64": (timed, [QEMU_AARCH64, *gzip]),
+            "luatrap, no rules": (timed, [*LUATRAP, *gzip]),
+            "luatrap, rule on getpid": (timed, [*LUATRAP, "--log", "/dev/null", "--rules",
+                                                faking, *gzip]),
+        }
+    return suites
 
 
 def table(title: str, medians: dict[str, float], bases: list[str], unit: str) -> list[str]:
@@ -267,7 +307,10 @@ def main() -> None:
           f"Python {platform.python_version()}; medians of {args.runs} interleaved runs.\n")
     for title, data in results.items():
         med = data["median"]
-        if title.startswith("getpid"):
+        if title.startswith("aarch64"):
+            base = "qemu-aarch64, no rules" if "getpid" in title else "qemu-aarch64"
+            lines = table(title, med, [base], "µs/call" if "getpid" in title else "s")
+        elif title.startswith("getpid"):
             lines = table(title, med, ["native (no tool)", "qemu-x86_64, no rules"], "µs/call")
         elif title.startswith("start-up"):
             lines = table(title, med, ["/bin/true"], "ms")

@@ -159,6 +159,18 @@ def test_atomics_are_exact_under_preemption(cross, atomics):
     assert r.stdout == "atomic 8000000 locked 8000000\n", r.stderr
 
 
+def test_every_advertised_cpu_feature_runs(cross):
+    """AT_HWCAP says what Unicorn's CPU runs: a program that trusts it (the C library's
+    string functions do) never meets SIGILL. The build holds an instruction of each."""
+    march = "-march=armv8.4-a+crypto+sha3+sm4+fp16+rcpc+dotprod+sve"
+    r = luatrap(cross("aarch64_hwcaps", "-static", march))
+    lines = r.stdout.splitlines()
+    assert len(lines) == 21, r.stderr
+    assert not [line for line in lines if line.endswith("dies")]
+    assert {"fp advertised: runs", "asimd advertised: runs", "atomics advertised: runs",
+            "crc32 advertised: runs", "aes advertised: runs"} <= set(lines)
+
+
 def test_signals_fork_and_exec_as_under_qemu(cross, rules):
     """The signal frame (handler arguments, FP state, sigreturn, siglongjmp out of
     SIGSEGV), a timer interrupting a loop of ruled calls, fork, exec of a host program

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, need
 
 FENCE = re.compile(r"^```console\n(.*?)^```", re.M | re.S)
 
@@ -58,7 +58,7 @@ def in_a_terminal(command: str, cwd: Path) -> str:
 def newcomer(tmp_path_factory, build_program) -> Path:
     """A folder laid out as the repository is after the README's first command."""
     here = tmp_path_factory.mktemp("newcomer")
-    for name in ("test_rules", "rules_examples"):
+    for name in ("test_rules", "rules_examples", "examples"):
         (here / name).symlink_to(ROOT / name)
     (here / ".venv").symlink_to(Path(sys.prefix))
     (here / "test_program").symlink_to(build_program("test_program"))
@@ -73,5 +73,7 @@ def test_the_readme_has_examples():
 def test_readme_example(newcomer, command, expected):
     if not (Path(sys.prefix) / "bin" / "luatrap").exists():
         pytest.skip("luatrap is not installed in this Python's environment")
+    if command.startswith("aarch64-linux-gnu-gcc"):
+        need("aarch64-linux-gnu-gcc")
     actual = in_a_terminal(command, newcomer)
     assert matches(expected, actual), f"$ {command}\n--- README\n{expected}--- ran\n{actual}"

@@ -213,8 +213,8 @@ def _path_arg(emu: Emulator, t: GuestThread, addr: int) -> int:
     mapped = arch.in_sysroot(path)
     if mapped is path:
         return addr
-    t.scratch = ctypes.create_string_buffer(mapped)
-    return ctypes.addressof(t.scratch)
+    t.path_buffer = ctypes.create_string_buffer(mapped)
+    return ctypes.addressof(t.path_buffer)
 
 
 def openat(emu: Emulator, t: GuestThread, dirfd: int, path: int, flags: int, mode: int,
@@ -224,6 +224,22 @@ def openat(emu: Emulator, t: GuestThread, dirfd: int, path: int, flags: int, mod
         return refused
     args = [dirfd, _path_arg(emu, t, path), aarch64_open_flags_to_host(flags), mode, 0, 0]
     return emu.perform_host(t, _host_nr("openat"), args, internal=True)
+
+
+def openat2(emu: Emulator, t: GuestThread, dirfd: int, path: int, how: int, size: int,
+            *_) -> object:
+    """struct open_how's flags (its first field) in the host's O_* bits."""
+    refused = emu.refused("openat2", (dirfd, path, how, size, 0, 0))
+    if refused:
+        return refused
+    if 8 <= size <= host.PAGE:  # else the kernel's own EINVAL/E2BIG
+        raw = bytearray(emu.memory.read(how, size))
+        flags = int.from_bytes(raw[:8], "little")
+        raw[:8] = aarch64_open_flags_to_host(flags).to_bytes(8, "little")
+        t.scratch = ctypes.create_string_buffer(bytes(raw), size)
+        how = ctypes.addressof(t.scratch)
+    args = [dirfd, _path_arg(emu, t, path), how, size, 0, 0]
+    return emu.perform_host(t, _host_nr("openat2"), args, internal=True)
 
 
 def fcntl(emu: Emulator, t: GuestThread, fd: int, cmd: int, arg: int, *rest) -> object:
@@ -340,7 +356,7 @@ def _with_path(name: str, where: int):
 
 
 TRANSLATED = {
-    "openat": openat, "fcntl": fcntl, "fstat": fstat, "newfstatat": newfstatat,
+    "openat": openat, "openat2": openat2, "fcntl": fcntl, "fstat": fstat, "newfstatat": newfstatat,
     "epoll_ctl": epoll_ctl, "epoll_pwait": epoll_pwait, "epoll_pwait2": epoll_pwait2,
     "clone": clone, "uname": uname,
 }

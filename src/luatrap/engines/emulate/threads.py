@@ -44,6 +44,7 @@ class GuestThread:
     sigreturn: bool = False
     first_arg: int = 0  # the first argument of its last call (aarch64's x0, for restarts)
     scratch: object = None  # a buffer a translated call hands the host (aarch64.py)
+    path_buffer: object = None  # ... and the sysroot's path it names (-L)
     exit_code: int | None = None
     fault: int = 0
     wake: threading.Lock = field(default_factory=_held_lock)
