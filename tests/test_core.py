@@ -131,7 +131,7 @@ def test_the_rules_runtime_refuses_bad_arguments():
     with pytest.raises(TypeError):
         rules.decide(1, 1, 39, (1, 2))
     with pytest.raises(TypeError):
-        _core.EmulateHook("/nonexistent", 0, print, print, rules="not rules")
+        _core.EmulateHook("/nonexistent", 0, print, print, print, rules="not rules")
 
 
 def test_unicorn_declarations_match_the_package():

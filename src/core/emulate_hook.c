@@ -74,7 +74,7 @@ struct emu_hook {
   struct unicorn_api api;
   const struct guest_abi *abi;
   uc_engine *uc;
-  uc_hook handle, tlb_handle;
+  uc_hook handle, intr_handle, tlb_handle;
   int installed;
   struct guest_map map;      /* the guest's memory, as the Linux layer mapped it */
   struct lt_pointer_checks pointers; /* what a forwarded call may point at */
@@ -84,6 +84,7 @@ struct emu_hook {
   RulesObject *rules;        /* NULL: no rules folder */
   PyObject *on_syscall;      /* Python's path: (nr, a1..a6) -> result or None */
   PyObject *after_host_call; /* (nr, a1..a6, result) -> result, for EINTR/EPIPE/EFBIG */
+  PyObject *on_interrupt;    /* (intno) -> None: an interrupt that is no system call */
   unsigned char route[LT_MAX_NR];
   int16_t host_nr[LT_MAX_NR]; /* the host's number of each guest call; -1: none */
   unsigned char path_arg[LT_MAX_NR]; /* the argument naming a path the Linux layer may
@@ -203,12 +204,24 @@ static void on_syscall(uc_engine *uc, void *data) {
     h->api.emu_stop(h->uc);
 }
 
-/* An interrupt of an architecture whose system call is one (aarch64 `svc`); the others
-** are Python's (its own interrupt hook sees them all). */
+/* Every interrupt: an aarch64 `svc` is a system call; the rest (faults, x86's int 0x80)
+** are Python's. */
 static void on_interrupt(uc_engine *uc, uint32_t intno, void *data) {
   struct emu_hook *h = data;
-  if ((int)intno == h->abi->interrupt)
+  PyGILState_STATE gil;
+  PyObject *r;
+  if ((int)intno == h->abi->interrupt) {
     on_syscall(uc, data);
+    return;
+  }
+  gil = PyGILState_Ensure();
+  r = PyObject_CallFunction(h->on_interrupt, "I", (unsigned int)intno);
+  if (r == NULL) { /* Python's own guard reports luatrap's failures; a last resort */
+    PyErr_WriteUnraisable(h->on_interrupt);
+    h->api.emu_stop(h->uc);
+  }
+  Py_XDECREF(r);
+  PyGILState_Release(gil);
 }
 
 /* Unicorn's TLB misses: the identity mapping, with the range's permissions; a refused
@@ -264,15 +277,15 @@ int unicorn_api_load(struct unicorn_api *api, const char *path, const char **why
 /* ------------------------------------------------------------------ EmulateHook */
 
 static int Hook_init(EmulateHookObject *self, PyObject *args, PyObject *kw) {
-  static char *names[] = {"library", "uc", "on_syscall", "after_host_call", "rules", "arch",
-                          NULL};
+  static char *names[] = {"library", "uc", "on_syscall", "after_host_call", "on_interrupt",
+                          "rules", "arch", NULL};
   struct emu_hook *h = &self->h;
   const char *library, *why = NULL, *arch = "x86_64";
   unsigned long long uc;
-  PyObject *on_syscall, *after, *rules = Py_None;
+  PyObject *on_syscall, *after, *interrupt, *rules = Py_None;
   size_t i;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "sKOO|Os", names, &library, &uc, &on_syscall,
-                                   &after, &rules, &arch))
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "sKOOO|Os", names, &library, &uc, &on_syscall,
+                                   &after, &interrupt, &rules, &arch))
     return -1;
   if (h->uc != NULL) {
     PyErr_SetString(PyExc_RuntimeError, "EmulateHook is already initialised");
@@ -299,6 +312,7 @@ static int Hook_init(EmulateHookObject *self, PyObject *args, PyObject *kw) {
     h->host_nr[i] = (int16_t)i;
   h->on_syscall = Py_NewRef(on_syscall);
   h->after_host_call = Py_NewRef(after);
+  h->on_interrupt = Py_NewRef(interrupt);
   h->rules = rules != Py_None ? (RulesObject *)Py_NewRef(rules) : NULL;
   return 0;
 }
@@ -306,13 +320,16 @@ static int Hook_init(EmulateHookObject *self, PyObject *args, PyObject *kw) {
 static void Hook_dealloc(EmulateHookObject *self) {
   struct emu_hook *h = &self->h;
   if (h->installed)
+    h->api.hook_del(h->uc, h->intr_handle);
+  if (h->installed > 1 && h->abi->interrupt < 0)
     h->api.hook_del(h->uc, h->handle);
-  if (h->installed > 1)
+  if (h->installed > 2)
     h->api.hook_del(h->uc, h->tlb_handle);
   guest_map_free(&h->map);
   lt_pointer_checks_free(&h->pointers);
   Py_XDECREF(h->on_syscall);
   Py_XDECREF(h->after_host_call);
+  Py_XDECREF(h->on_interrupt);
   Py_XDECREF((PyObject *)h->rules);
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -323,15 +340,18 @@ static PyObject *Hook_install(EmulateHookObject *self, PyObject *unused) {
   (void)unused;
   if (h->uc == NULL || h->installed)
     return PyErr_Format(PyExc_RuntimeError, "EmulateHook cannot be installed now");
-  if (h->abi->interrupt < 0)
-    err = h->api.hook_add(h->uc, &h->handle, UC_HOOK_INSN, (void *)on_syscall, h,
-                          (uint64_t)1, (uint64_t)0, UC_X86_INS_SYSCALL);
-  else
-    err = h->api.hook_add(h->uc, &h->handle, UC_HOOK_INTR, (void *)on_interrupt, h,
-                          (uint64_t)1, (uint64_t)0);
+  err = h->api.hook_add(h->uc, &h->intr_handle, UC_HOOK_INTR, (void *)on_interrupt, h,
+                        (uint64_t)1, (uint64_t)0);
   if (err != 0)
     return PyErr_Format(PyExc_OSError, "unicorn hook: %s", h->api.strerror(err));
   h->installed = 1;
+  if (h->abi->interrupt < 0) {
+    err = h->api.hook_add(h->uc, &h->handle, UC_HOOK_INSN, (void *)on_syscall, h,
+                          (uint64_t)1, (uint64_t)0, UC_X86_INS_SYSCALL);
+    if (err != 0)
+      return PyErr_Format(PyExc_OSError, "unicorn hook: %s", h->api.strerror(err));
+  }
+  h->installed = 2;
   /* No exit address: uc_emu_start's `until` would be looked up as code, through the
   ** fill, which refuses it (it is no guest memory). The CPU stops when a hook says. */
   err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_UC_USE_EXITS, 1), 1);
@@ -342,7 +362,7 @@ static PyObject *Hook_install(EmulateHookObject *self, PyObject *unused) {
                           (uint64_t)1, (uint64_t)0);
   if (err != 0)
     return PyErr_Format(PyExc_OSError, "unicorn TLB: %s", h->api.strerror(err));
-  h->installed = 2;
+  h->installed = 3;
   Py_RETURN_NONE;
 }
 
@@ -550,7 +570,7 @@ static PyObject *Hook_get_in_host_call(EmulateHookObject *self, void *c) {
 
 static PyMethodDef Hook_methods[] = {
     {"install", (PyCFunction)Hook_install, METH_NOARGS,
-     "add the hooks (system calls, TLB fills) to the CPU"},
+     "add the hooks (system calls, interrupts, TLB fills) to the CPU"},
     {"map", (PyCFunction)Hook_map, METH_VARARGS,
      "map(start, end, prot): show host pages [start, end) to the guest with PROT_* prot"},
     {"unmap", (PyCFunction)Hook_unmap, METH_VARARGS,

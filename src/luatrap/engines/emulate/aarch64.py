@@ -80,6 +80,7 @@ class Aarch64(GuestArch):
     name = "aarch64"
     elf_machine = EM_AARCH64
     uc_arch, uc_mode, cpu_model = UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_MAX
+    uc_page_size = 4096  # the host's: Unicorn's ARM default (1 kB) thrashes its TLB
     exit_check = "check_exit_request_aarch64"
     PC, SP, RESULT, TLS = REG_PC, REG_SP, X[0], REG_TPIDR_EL0
     syscalls = table.AARCH64
@@ -87,7 +88,6 @@ class Aarch64(GuestArch):
     hwcap, hwcap2 = HWCAP, 0
     translates = True
     SIGRETURN = SIGRETURN_CODE
-    SYSCALL_INTERRUPT = 2  # Unicorn's EXCP_SWI: an `svc`
     # Unicorn's exception numbers (target/arm/cpu.h): undefined instruction, breakpoint
     FAULT_SIGNALS = {1: (signal.SIGILL, 1), 7: (signal.SIGTRAP, 1), 4: (signal.SIGSEGV, 1),
                      3: (signal.SIGSEGV, 1)}

@@ -13,7 +13,6 @@ import importlib.util
 import os
 
 UC_ARCH_X86, UC_MODE_64 = 4, 8
-UC_HOOK_INTR = 1
 UC_HOOK_MEM_INVALID = 1008  # every *_UNMAPPED and *_PROT event
 UC_PROT_READ, UC_PROT_WRITE, UC_PROT_EXEC = 1, 2, 4
 UC_ERR_OK, UC_ERR_INSN_INVALID, UC_ERR_EXCEPTION = 0, 10, 21
@@ -30,7 +29,6 @@ SIGCONTEXT_REGS = (R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX
                    RCX, RSP, RIP, EFLAGS)
 I386_REGS = (RAX, RBX, RCX, RDX, RSI, RDI, RBP)
 
-HOOK_INTR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
                                     ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
                                     ctypes.c_void_p)
@@ -99,6 +97,7 @@ def _exit_check_switch(function: str) -> int | None:
 
 
 UC_CTL_CPU_MODEL_WRITE = 7 | 1 << 26 | 1 << 30  # UC_CTL_WRITE(UC_CTL_CPU_MODEL, 1)
+UC_CTL_PAGE_SIZE_WRITE = 1 | 1 << 26 | 1 << 30  # UC_CTL_WRITE(UC_CTL_UC_PAGE_SIZE, 1)
 
 
 def uc_perms(prot: int) -> int:
@@ -117,10 +116,12 @@ class Cpu:
         self.uc = self.handle.value
         if arch.cpu_model is not None:
             self._check(lib.uc_ctl(self.uc, UC_CTL_CPU_MODEL_WRITE, arch.cpu_model), "cpu model")
+        if arch.uc_page_size is not None:  # ARM's softmmu pages are 1 kB unless told
+            self._check(lib.uc_ctl(self.uc, UC_CTL_PAGE_SIZE_WRITE, arch.uc_page_size),
+                        "page size")
         self._word = ctypes.c_uint64()
         self._word_p = ctypes.addressof(self._word)
         self._vector = (ctypes.c_uint64 * 2)()
-        self._hooks: list = []  # the ctypes callbacks must outlive the hooks
         self.error: BaseException | None = None  # raised in a hook, re-raised by run()
         # Maps go through the C hook, which keeps the guest map that fills Unicorn's
         # TLB (src/core/emulate_hook.c); the emulator sets it before mapping anything.
@@ -189,21 +190,6 @@ class Cpu:
     def batch(self, regs: tuple[int, ...]) -> RegisterBatch:
         return RegisterBatch(self.uc, regs)
 
-    def _guarded(self, fn):
-        """ctypes prints and drops what a callback raises: keep it for run() instead."""
-        def call(*args):
-            try:
-                return fn(*args)
-            except BaseException as e:  # noqa: BLE001
-                self.error = e
-                lib.uc_emu_stop(self.uc)
-        return call
-
-    def hook_interrupt(self, fn) -> None:
-        """Call fn(vector) at each interrupt or exception (int 0x80, divide error, ...)."""
-        guarded = self._guarded(fn)
-        self._add(UC_HOOK_INTR, HOOK_INTR(lambda _uc, intno, _data: guarded(intno)))
-
     def fault_address(self, page: int) -> int:
         """The address in `page` that the instruction at rip could not reach (the TLB
         fill knows only the page): run it once more under Unicorn's own MMU with a hook
@@ -226,14 +212,6 @@ class Cpu:
         finally:
             self.guest_map.use_own_tlb(True)
         return seen[0] if seen else page
-
-    def _add(self, kind: int, cb, *extra: int) -> None:
-        handle = ctypes.c_size_t()
-        args = [ctypes.c_int(x) for x in extra]
-        self._check(lib.uc_hook_add(self.uc, ctypes.byref(handle), kind,
-                                    ctypes.cast(cb, ctypes.c_void_p), None,
-                                    ctypes.c_uint64(1), ctypes.c_uint64(0), *args), "hook")
-        self._hooks.append(cb)
 
     def run(self, rip: int) -> int:
         """Execute from rip until stopped or a fault; the unicorn error code (0: stopped)."""

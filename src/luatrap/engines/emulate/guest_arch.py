@@ -29,6 +29,7 @@ class GuestArch:
     name = "x86_64"
     elf_machine = EM_X86_64
     uc_arch, uc_mode, cpu_model = regs.UC_ARCH_X86, regs.UC_MODE_64, None
+    uc_page_size: int | None = None  # the softmmu's page size, where it must be set
     exit_check = "check_exit_request_x86_64"  # Unicorn's function (cpu._exit_check_switch)
     PC, SP, RESULT, TLS = regs.RIP, regs.RSP, regs.RAX, regs.FS_BASE
     syscalls = table.X86_64

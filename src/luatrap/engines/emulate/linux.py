@@ -76,13 +76,13 @@ class Emulator(ForeignCalls, SignalDelivery):
         self.signals.on_post = self.note_signals
         self.hook = _core.EmulateHook(regs.LIBRARY, self.cpu.uc, self._guarded(self.on_syscall),
                                       self._guarded(self.after_host_call),
+                                      self._guarded(self.on_interrupt),
                                       session.rules.core if session.rules else None,
                                       arch.name)
         self._set_routes(session)
         self.hook.set_pointer_checks(guest_pointers.table())
         self.hook.install()
         self.cpu.guest_map = self.hook
-        self.cpu.hook_interrupt(self.on_interrupt)
 
     # -- the per-call path ---------------------------------------------------------
     def _set_routes(self, session: Session) -> None:
@@ -288,11 +288,10 @@ class Emulator(ForeignCalls, SignalDelivery):
 
     # -- interrupts and faults -------------------------------------------------------
     def on_interrupt(self, vector: int) -> None:
+        """An interrupt or exception that is no system call (the C hook serves those):
+        x86's `int 0x80`, or a fault, which becomes the kernel's signal."""
         t = self.current
-        if self.arch.translates:
-            if vector == self.arch.SYSCALL_INTERRUPT:
-                return  # the C hook's
-        elif vector == 0x80:
+        if vector == 0x80 and not self.arch.translates:
             values = self._i386_args.load()
             result = self.i386_call(t, values[0] & 0xFFFFFFFF,
                                     [v & 0xFFFFFFFF for v in values[1:7]])
