@@ -155,6 +155,30 @@ def test_unicorn_declarations_match_the_package():
     assert unicorn.__version__.startswith("2.1.")
 
 
+def test_register_ids_match_the_package():
+    """The emulate engine's Python side names Unicorn's registers by hand too (importing
+    unicorn's bindings would cost start-up): they must be the package's own."""
+    pytest.importorskip("unicorn")
+    from unicorn import arm64_const, x86_const
+
+    from luatrap.engines.emulate import aarch64, cpu
+
+    for name in ("RAX", "RBP", "RBX", "RCX", "RDI", "RDX", "RIP", "RSI", "RSP", "R8", "R15",
+                 "EFLAGS", "FS_BASE", "GS_BASE", "MXCSR", "FPCW", "XMM0"):
+        assert getattr(cpu, name) == getattr(x86_const, f"UC_X86_REG_{name}"), name
+    for n, reg in enumerate(aarch64.X):
+        assert reg == getattr(arm64_const, f"UC_ARM64_REG_X{n}"), n
+    for name in ("SP", "PC", "NZCV", "PSTATE", "TPIDR_EL0", "CPACR_EL1", "FPCR", "FPSR",
+                 "Q0"):
+        assert getattr(aarch64, f"REG_{name}") == getattr(arm64_const, f"UC_ARM64_REG_{name}")
+    from unicorn import unicorn_const
+
+    assert aarch64.UC_ARCH_ARM64 == unicorn_const.UC_ARCH_ARM64
+    assert aarch64.UC_CPU_ARM64_MAX == arm64_const.UC_CPU_ARM64_MAX
+    assert cpu.UC_CTL_PAGE_SIZE_WRITE & 0xFF == unicorn_const.UC_CTL_UC_PAGE_SIZE
+    assert cpu.UC_CTL_CPU_MODEL_WRITE & 0xFF == unicorn_const.UC_CTL_CPU_MODEL
+
+
 def test_the_core_is_built_against_lua_54():
     assert _core.LUA_VERSION.startswith("Lua 5.4")
     assert "lupa" not in os.environ.get("PYTHONPATH", "")

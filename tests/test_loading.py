@@ -54,3 +54,13 @@ def test_scripts_run_through_their_interpreter(engine, tmp_path):
     nested = luatrap("bash", "-c", f"{script} nested; echo status $?", engine=engine)
     assert direct.stdout == f"script got arg, argv0 {script}\n"
     assert nested.stdout == f"script got nested, argv0 {script}\nstatus 0\n"
+
+
+@pytest.mark.x86_64_only
+def test_the_fpu_starts_in_the_kernels_state(engine, cprog):
+    """x87 control word 037f (64-bit precision, exceptions masked) and MXCSR 1f80, in
+    every thread and process, as the kernel sets them up."""
+    program = cprog("fpu_state")
+    alone = native_run(program)
+    assert "control word 037f, mxcsr 00001f80, 1/3 = 0.3333333333333333333" in alone.stdout
+    assert luatrap(program, engine=engine).stdout == alone.stdout

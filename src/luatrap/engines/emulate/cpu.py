@@ -21,7 +21,7 @@ UC_ERR_EXCEPTION = 21  # the TLB fill refused an access (hook.take_fault says wh
 # Unicorn's register ids (unicorn/x86_const.py).
 RAX, RBP, RBX, RCX, RDI, RDX, RIP, RSI, RSP = 35, 36, 37, 38, 39, 40, 41, 43, 44
 R8, R9, R10, R11, R12, R13, R14, R15 = range(106, 114)
-EFLAGS, FS_BASE, GS_BASE, MXCSR = 25, 250, 251, 249
+EFLAGS, FS_BASE, GS_BASE, MXCSR, FPCW = 25, 250, 251, 249, 246
 XMM0 = 122
 # The order of the kernel's struct sigcontext general registers (r8..r15, rdi, rsi, rbp,
 # rbx, rdx, rax, rcx, rsp, rip, eflags).

@@ -44,7 +44,11 @@ class GuestArch:
                      13: (signal.SIGSEGV, 0x80), 16: (signal.SIGFPE, 0)}
 
     def prepare(self, cpu: Cpu) -> None:
-        """Set the CPU up as the kernel leaves it for a new program."""
+        """Set the CPU up as the kernel leaves it for a new program: the x87 control
+        word and MXCSR of `fninit` and the ABI (every exception masked, 64-bit
+        precision); Unicorn starts both at 0 (single precision, exceptions unmasked)."""
+        cpu.write(regs.FPCW, 0x037F)
+        cpu.write(regs.MXCSR, 0x1F80)
 
     def host_numbers(self) -> dict[int, int]:
         """Guest call number -> the host's number for the same call."""
