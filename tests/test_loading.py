@@ -64,3 +64,14 @@ def test_the_fpu_starts_in_the_kernels_state(engine, cprog):
     alone = native_run(program)
     assert "control word 037f, mxcsr 00001f80, 1/3 = 0.3333333333333333333" in alone.stdout
     assert luatrap(program, engine=engine).stdout == alone.stdout
+
+
+@pytest.mark.x86_64_only
+def test_calls_through_the_vsyscall_page_work_and_meet_rules(engine, cprog, rules):
+    program = cprog("vsyscall_time", "-static")
+    alone = native_run(program)
+    assert "close to the real time: 1 1" in alone.stdout
+    assert "close to the real time: 1 1" in luatrap(program, engine=engine).stdout
+    folder = rules({"time": "function do_syscall() return 1, 42 end\n"})
+    r = luatrap("--rules", folder, program, engine=engine)
+    assert r.stdout.splitlines()[0] == "vsyscall time: 42"

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from luatrap.engines.emulate.threads import GuestThread
 
 SEGV_MAPERR, SEGV_ACCERR, ILL_ILLOPN = 1, 2, 2  # si_code values
+# The x86_64 vsyscall page's entries (the kernel emulates a call to one): address ->
+# the system call it makes.
+VSYSCALLS = {0xFFFFFFFFFF600000: table.by_name("gettimeofday").nr,
+             0xFFFFFFFFFF600400: table.by_name("time").nr,
+             0xFFFFFFFFFF600800: table.by_name("getcpu").nr}
 # Calls the kernel never restarts after a handler, SA_RESTART or not (signal(7)).
 RESTARTABLE_NEVER = {table.by_name(n).nr for n in (
     "pause", "rt_sigsuspend", "nanosleep", "clock_nanosleep", "poll", "ppoll", "select",
@@ -30,6 +35,8 @@ class SignalDelivery:
     def fault(self, t: GuestThread, err: int) -> None:
         """The guest touched bad memory or ran a bad instruction: the kernel's signal."""
         refused = self.hook.take_fault()
+        if refused is not None and self.vsyscall(refused[0]):
+            return
         if t.fault:
             signo, code, addr = t.fault
         elif refused is not None and err == regs.UC_ERR_EXCEPTION:
@@ -47,6 +54,26 @@ class SignalDelivery:
         if act.handler in (sig.SIG_DFL, sig.SIG_IGN) or t.mask & sig.bit(signo):
             self.exit_process(None, signo)
         self.enter_handler(t, signo, act, sig.make_info(signo, code, addr=addr))
+
+    def vsyscall(self, page: int) -> bool:
+        """A call into the x86_64 vsyscall page (old static programs): as the kernel
+        does, make its system call (rules see it) and return to the caller."""
+        pc = self.cpu.read(self.arch.PC)
+        nr = VSYSCALLS.get(pc) if not self.arch.translates and page == pc & ~0xFFF else None
+        if nr is None:
+            return False
+        sp = self.cpu.read(regs.RSP)
+        try:
+            return_to = self.memory.read_u64(sp)
+        except GuestFault:
+            return False  # the kernel's SIGSEGV
+        args = [self.cpu.read(r) for r in (regs.RDI, regs.RSI, regs.RDX)] + [0, 0, 0]
+        result = self.on_syscall(nr, *args)
+        if result is not None:
+            self.cpu.write(regs.RAX, result)
+        self.cpu.write(regs.RIP, return_to)
+        self.cpu.write(regs.RSP, sp + 8)
+        return True
 
     def deliver_signals(self, t: GuestThread) -> None:
         """Run the guest handler of each deliverable pending signal (or its default)."""
