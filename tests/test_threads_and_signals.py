@@ -147,3 +147,17 @@ def test_the_program_is_traced_only_while_something_needs_the_stops(rules):
     r = luatrap("--rules", untraced, "strace", "-f", "-qq", "-o", "/dev/null",
                 PYTHON, "-c", "print('under strace')")
     assert r.returncode == 0 and r.stdout == "under strace\n", r.stderr
+
+
+@pytest.mark.x86_64_only
+@pytest.mark.parametrize("second", ["0", "-2"], ids=["on the boundary", "straddling it"])
+def test_a_fetch_fault_stops_at_the_instruction_that_cannot_be_fetched(engine, cprog,
+                                                                       second):
+    """Code already translated runs into a page made PROT_NONE: the signal frame shows
+    the pc of the instruction that reaches the page and the registers of the ones
+    before it, as natively (Unicorn translates whole blocks: luatrap runs up to it)."""
+    program = cprog("fetch_fault")
+    alone = native_run(program, second)
+    assert alone.stdout == f"si_addr at the boundary: 1, pc offset {second}, edi 1\n" \
+                           "returned after the handler\n"
+    assert luatrap(program, second, engine=engine).stdout == alone.stdout

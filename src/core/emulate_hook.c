@@ -80,6 +80,7 @@ struct emu_hook {
   struct lt_pointer_checks pointers; /* what a forwarded call may point at */
   uint64_t fault_addr;       /* the last access fill_tlb refused */
   int fault_kind;            /* 0: none, 1: not guest memory, 2: not permitted */
+  int fault_fetch;           /* ... when fetching an instruction */
   int changing_map;          /* Unicorn looks pages up as code while it maps: let it */
   RulesObject *rules;        /* NULL: no rules folder */
   PyObject *on_syscall;      /* Python's path: (nr, a1..a6) -> result or None */
@@ -241,6 +242,7 @@ static bool fill_tlb(uc_engine *uc, uint64_t vaddr, int type, struct uc_tlb_entr
   if (perms < 0 || !(perms & need)) {
     h->fault_addr = vaddr;
     h->fault_kind = perms < 0 ? 1 : 2;
+    h->fault_fetch = type == UC_MEM_FETCH;
     return false;
   }
   e->paddr = vaddr;
@@ -258,6 +260,7 @@ int unicorn_api_load(struct unicorn_api *api, const char *path, const char **why
   }
   *(void **)&api->reg_read_batch = dlsym(lib, "uc_reg_read_batch");
   *(void **)&api->reg_write = dlsym(lib, "uc_reg_write");
+  *(void **)&api->emu_start = dlsym(lib, "uc_emu_start");
   *(void **)&api->emu_stop = dlsym(lib, "uc_emu_stop");
   *(void **)&api->hook_add = dlsym(lib, "uc_hook_add");
   *(void **)&api->hook_del = dlsym(lib, "uc_hook_del");
@@ -266,7 +269,8 @@ int unicorn_api_load(struct unicorn_api *api, const char *path, const char **why
   *(void **)&api->mem_map_ptr = dlsym(lib, "uc_mem_map_ptr");
   *(void **)&api->mem_unmap = dlsym(lib, "uc_mem_unmap");
   dlclose(lib); /* the Python side keeps it loaded for as long as the CPU lives */
-  if (!api->reg_read_batch || !api->reg_write || !api->emu_stop || !api->hook_add ||
+  if (!api->reg_read_batch || !api->reg_write || !api->emu_start || !api->emu_stop ||
+      !api->hook_add ||
       !api->hook_del || !api->strerror || !api->ctl || !api->mem_map_ptr || !api->mem_unmap) {
     *why = "libunicorn lacks a function luatrap needs";
     return -1;
@@ -520,6 +524,50 @@ static PyObject *Hook_check_pointers(EmulateHookObject *self, PyObject *args) {
   return PyLong_FromLong(lt_check_guest_pointers(&self->h.pointers, &self->h.map, nr, v));
 }
 
+/* Run from `pc` and stop before the first instruction that begins at one of `stops`
+** (Unicorn's exit addresses end a block before them, unfetched); the blocks translated
+** meanwhile, which end in those stops, are dropped after. Python's fault path uses it
+** to reach an instruction fetch fault exactly, when the block holding it began on an
+** executable page. */
+static PyObject *Hook_run_to(EmulateHookObject *self, PyObject *args) {
+  struct emu_hook *h = &self->h;
+  unsigned long long pc, low, high;
+  uint64_t exits[64];
+  PyObject *stops, *item;
+  Py_ssize_t n, i;
+  int err, cleared;
+  if (!PyArg_ParseTuple(args, "KO!", &pc, &PyTuple_Type, &stops))
+    return NULL;
+  n = PyTuple_GET_SIZE(stops);
+  if (n < 1 || n > (Py_ssize_t)(sizeof exits / sizeof exits[0]))
+    return PyErr_Format(PyExc_ValueError, "run_to takes 1 to 64 stops");
+  low = high = pc;
+  for (i = 0; i < n; i++) {
+    item = PyTuple_GET_ITEM(stops, i);
+    exits[i] = PyLong_AsUnsignedLongLong(item);
+    if (PyErr_Occurred())
+      return NULL;
+    low = exits[i] < low ? exits[i] : low;
+    high = exits[i] > high ? exits[i] : high;
+  }
+  err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_UC_EXITS, 2), exits, (size_t)n);
+  if (err == 0) {
+    Py_BEGIN_ALLOW_THREADS
+    err = h->api.emu_start(h->uc, pc, 0, 0, 0);
+    Py_END_ALLOW_THREADS
+  }
+  cleared = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_UC_EXITS, 2), exits, (size_t)0);
+  h->changing_map = 1;
+  item = changed(h, h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2),
+                               (uint64_t)low, (uint64_t)high + 1), "forget code");
+  if (item == NULL)
+    return NULL;
+  Py_DECREF(item);
+  if (cleared != 0)
+    return PyErr_Format(PyExc_OSError, "unicorn exits: %s", h->api.strerror(cleared));
+  return PyLong_FromLong(err);
+}
+
 /* Unicorn's own x86 MMU (False) or the guest map (True) fills the TLB. */
 static PyObject *Hook_use_own_tlb(EmulateHookObject *self, PyObject *arg) {
   struct emu_hook *h = &self->h;
@@ -541,8 +589,8 @@ static PyObject *Hook_take_fault(EmulateHookObject *self, PyObject *unused) {
   h->fault_kind = 0;
   if (kind == 0)
     Py_RETURN_NONE;
-  return Py_BuildValue("(KO)", (unsigned long long)h->fault_addr,
-                       kind == 1 ? Py_False : Py_True);
+  return Py_BuildValue("(KOO)", (unsigned long long)h->fault_addr,
+                       kind == 1 ? Py_False : Py_True, h->fault_fetch ? Py_True : Py_False);
 }
 
 #define FLAG_PROPERTY(name)                                                             \
@@ -586,10 +634,13 @@ static PyMethodDef Hook_methods[] = {
      "keep_opened(result): an open's result, or -EACCES if it opened a /proc/PID/mem"},
     {"check_pointers", (PyCFunction)Hook_check_pointers, METH_VARARGS,
      "check_pointers(nr, args): 0 if the call may be forwarded, else -EFAULT or -EBADF"},
+    {"run_to", (PyCFunction)Hook_run_to, METH_VARARGS,
+     "run_to(pc, stops): run from pc, stopping before an instruction that begins at one "
+     "of the addresses in the tuple stops (it is not fetched); the unicorn error code"},
     {"use_own_tlb", (PyCFunction)Hook_use_own_tlb, METH_O,
      "use_own_tlb(yes): fill Unicorn's TLB from the guest map, or let its MMU"},
     {"take_fault", (PyCFunction)Hook_take_fault, METH_NOARGS,
-     "the access the TLB refused last, as (address, mapped), and forget it; or None"},
+     "the access the TLB refused last, as (address, mapped, fetch), and forget it; or None"},
     {"set_path_arg", (PyCFunction)Hook_set_path_arg, METH_VARARGS,
      "set_path_arg(nr, arg): argument `arg` of call nr names a path; one under /proc/ "
      "goes to Python (-1: none)"},

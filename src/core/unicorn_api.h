@@ -21,6 +21,7 @@ typedef size_t uc_hook;
 #define UC_HOOK_INSN 2
 #define UC_HOOK_TLB_FILL (1 << 17)
 #define UC_CTL_UC_USE_EXITS 4
+#define UC_CTL_UC_EXITS 6
 #define UC_CTL_TB_REMOVE_CACHE 9
 #define UC_CTL_TLB_FLUSH 11
 #define UC_CTL_TLB_TYPE 12
@@ -52,6 +53,8 @@ struct uc_tlb_entry { /* UC_HOOK_TLB_FILL's answer */
 struct unicorn_api {
   int (*reg_read_batch)(uc_engine *uc, const int *regs, void *const *vals, int count);
   int (*reg_write)(uc_engine *uc, int regid, const void *value);
+  int (*emu_start)(uc_engine *uc, uint64_t begin, uint64_t until, uint64_t timeout,
+                   size_t count);
   int (*emu_stop)(uc_engine *uc);
   int (*hook_add)(uc_engine *uc, uc_hook *hh, int type, void *callback, void *user_data,
                   uint64_t begin, uint64_t end, ...);

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from luatrap.engines.emulate.threads import GuestThread
 
 SEGV_MAPERR, SEGV_ACCERR, ILL_ILLOPN = 1, 2, 2  # si_code values
+MAX_INSTRUCTION = 15  # bytes (x86; aarch64's are 4)
 # The x86_64 vsyscall page's entries (the kernel emulates a call to one): address ->
 # the system call it makes.
 VSYSCALLS = {0xFFFFFFFFFF600000: table.by_name("gettimeofday").nr,
@@ -37,10 +38,12 @@ class SignalDelivery:
         refused = self.hook.take_fault()
         if refused is not None and self.vsyscall(refused[0]):
             return
+        if refused is not None and refused[2]:
+            refused = self.reach_fetch_fault(refused)
         if t.fault:
             signo, code, addr = t.fault
         elif refused is not None and err == regs.UC_ERR_EXCEPTION:
-            page, mapped = refused
+            page, mapped, _ = refused
             addr = self.cpu.fault_address(page)
             self.hook.take_fault()  # what the second try refused again
             signo, code = signal.SIGSEGV, SEGV_ACCERR if mapped else SEGV_MAPERR
@@ -54,6 +57,28 @@ class SignalDelivery:
         if act.handler in (sig.SIG_DFL, sig.SIG_IGN) or t.mask & sig.bit(signo):
             self.exit_process(None, signo)
         self.enter_handler(t, signo, act, sig.make_info(signo, code, addr=addr))
+
+    def reach_fetch_fault(self, refused: tuple) -> tuple:
+        """An instruction fetch was refused while Unicorn translated a block that runs
+        into a page the guest may not execute: the pc is still at the block's start,
+        and the instructions before the refused one have not run. Run them, a block
+        ending at each address an instruction reaching into the page could begin at,
+        until the next instruction is the one that cannot be fetched: the fault then
+        comes where the kernel's does, with the registers its signal frame shows."""
+        page = refused[0] & ~0xFFF
+        window = range(page - MAX_INSTRUCTION, page + 1)
+        for _ in range(len(window) + 1):
+            pc = self.cpu.read(self.arch.PC)
+            if pc == page or not page - 4096 < pc < page:
+                break
+            err = self.hook.run_to(pc, tuple(a for a in window if a != pc))
+            fault = self.hook.take_fault()
+            moved_to = self.cpu.read(self.arch.PC)
+            if moved_to == pc:  # the instruction at pc is the one that cannot be fetched
+                break
+            if moved_to not in window or (err and fault is not None and not fault[2]):
+                return fault or refused  # it went elsewhere: that fault is the one
+        return refused
 
     def vsyscall(self, page: int) -> bool:
         """A call into the x86_64 vsyscall page (old static programs): as the kernel
