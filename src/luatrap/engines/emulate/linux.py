@@ -139,8 +139,11 @@ class Emulator(ForeignCalls, SignalDelivery):
             return None
         if result is DONE:
             return None
-        if t.pending or self.signals.process_pending:
-            self.cpu.stop()  # deliver at once, not at the next time slice
+        if t.pending or self.signals.process_pending or self.cpu_lock.waiters:
+            # deliver at once, not at the next time slice; and a call the Linux layer
+            # answered is a moment to hand the CPU to a thread that waits for it (as a
+            # call into the kernel lets another thread run on a real machine)
+            self.cpu.stop()
         return result
 
     def after_host_call(self, nr: int, *args_and_result: int) -> int:
