@@ -113,29 +113,31 @@ def foreign_calls(ruled: set[str]) -> _core.ForeignCalls:
         {call: socketcall_target(call) for call in SOCKETCALL}, i386_of(), x32_of())
 
 
-__all__ = ["I386_SOCKETCALL", "foreign_numbers", "i386_names", "i386_of",
-           "socketcall_target", "x32_names", "x32_of", "X32_NAMES"]
-
-
 # O_* bits whose values differ between aarch64 and x86_64 (asm/fcntl.h): aarch64's ->
 # x86_64's (O_DIRECTORY, O_NOFOLLOW, O_DIRECT, O_LARGEFILE); every other bit is the same.
 AARCH64_OPEN_BITS = {0o40000: 0o200000, 0o100000: 0o400000, 0o200000: 0o40000,
                      0o400000: 0o100000}
 
 
+def _translate_bits(flags: int, pairs) -> int:
+    """`flags` with each (from, to) bit of `pairs` moved; the other bits as they are."""
+    out = flags & ~sum(AARCH64_OPEN_BITS)
+    for source, target in pairs:
+        if flags & source:
+            out |= target
+    return out
+
+
 def aarch64_open_flags_to_host(flags: int) -> int:
     """An aarch64 program's O_* flags in x86_64's bits."""
-    out = flags & ~sum(AARCH64_OPEN_BITS)
-    for guest, host in AARCH64_OPEN_BITS.items():
-        if flags & guest:
-            out |= host
-    return out
+    return _translate_bits(flags, AARCH64_OPEN_BITS.items())
 
 
 def aarch64_open_flags_from_host(flags: int) -> int:
     """x86_64 O_* flags (fcntl's F_GETFL) in an aarch64 program's bits."""
-    out = flags & ~sum(AARCH64_OPEN_BITS)
-    for guest, host in AARCH64_OPEN_BITS.items():
-        if flags & host:
-            out |= guest
-    return out
+    return _translate_bits(flags, ((host, guest) for guest, host in AARCH64_OPEN_BITS.items()))
+
+
+__all__ = ["AARCH64_OPEN_BITS", "I386_SOCKETCALL", "aarch64_open_flags_from_host",
+           "aarch64_open_flags_to_host", "foreign_numbers", "i386_names", "i386_of",
+           "socketcall_target", "x32_names", "x32_of", "X32_NAMES"]
