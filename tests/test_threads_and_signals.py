@@ -161,3 +161,10 @@ def test_a_fetch_fault_stops_at_the_instruction_that_cannot_be_fetched(engine, c
     assert alone.stdout == f"si_addr at the boundary: 1, pc offset {second}, edi 1\n" \
                            "returned after the handler\n"
     assert luatrap(program, second, engine=engine).stdout == alone.stdout
+
+
+def test_a_thread_that_computes_never_starves_one_that_sleeps(engine, cprog):
+    """The second thread of a program starts the emulate engine's time slices (before,
+    the main thread's sleeps never got the CPU back from a thread that computes)."""
+    r = luatrap(cprog("spinning_sibling"), engine=engine)
+    assert (r.returncode, r.stdout) == (0, "the sleeper had its turns\n"), r.stderr

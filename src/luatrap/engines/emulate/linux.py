@@ -413,6 +413,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         ready.wait()
         self.threads.append(child)
         self.hook.multi_threaded = True
+        self.watcher.wake()  # time slices from now on
         return child
 
     # -- starting, forking, executing ----------------------------------------------
@@ -539,6 +540,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         if tracer is not None:  # the parent counts and reports what came before the fork
             tracer.stats.clear()
             tracer.open.clear()
+        self.watcher.after_fork()
         self.watcher.start()
 
     def is_guest_range(self, addr: int, size: int) -> bool:

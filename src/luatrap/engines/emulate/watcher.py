@@ -44,6 +44,19 @@ class Watcher:
         if fd < 0:
             raise OSError(ctypes.get_errno(), "signalfd")
         self.fd = emu.keep_fd(fd)
+        # wake(): a new guest thread makes the watcher time-slice, which it does not
+        # do (it sleeps until a signal comes) while the program has one thread
+        self.wake_fd = emu.keep_fd(os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC))
+
+    def after_fork(self) -> None:
+        """A forked child's own wake-up descriptor (an eventfd is shared by fork)."""
+        self.emu.reserved_fds.discard(self.wake_fd)
+        os.close(self.wake_fd)
+        self.wake_fd = self.emu.keep_fd(os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC))
+
+    def wake(self) -> None:
+        """Look at the threads again now (one was created)."""
+        os.eventfd_write(self.wake_fd, 1)
 
     def start(self) -> None:
         threading.Thread(target=self._loop, daemon=True, name="luatrap-watcher").start()
@@ -53,10 +66,14 @@ class Watcher:
         emu = self.emu
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
+        poller.register(self.wake_fd, select.POLLIN)
         last_turn = -1
         while True:
             busy = len(emu.threads) > 1 or any(emu.signals.pending_for(t) for t in emu.threads)
-            if poller.poll(SLICE_MS if busy else None):
+            ready = {fd for fd, _ in poller.poll(SLICE_MS if busy else None)}
+            if self.wake_fd in ready:
+                os.eventfd_read(self.wake_fd)
+            if self.fd in ready:
                 self._read()
             lock = emu.cpu_lock
             if lock.contended() and lock.turns == last_turn:
