@@ -168,3 +168,20 @@ def test_a_thread_that_computes_never_starves_one_that_sleeps(engine, cprog):
     the main thread's sleeps never got the CPU back from a thread that computes)."""
     r = luatrap(cprog("spinning_sibling"), engine=engine)
     assert (r.returncode, r.stdout) == (0, "the sleeper had its turns\n"), r.stderr
+
+
+@pytest.mark.parametrize("sender", ["timer", "outside"])
+def test_a_signal_for_one_thread_reaches_that_thread(engine, cprog, sender):
+    """A SIGEV_THREAD_ID timer's signal, and one another process sends with tgkill to
+    one thread, run the handler in that thread, as natively."""
+    import ctypes
+
+    cmd = [sys.executable, "-m", "luatrap", "--engine", engine, str(cprog("thread_signals")),
+           sender]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if sender == "outside":
+        pid, tid = map(int, proc.stdout.readline().split())
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.syscall(234, pid, tid, signal.SIGUSR1) == 0  # tgkill
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out.splitlines()[-1:]) == (0, ["handled by the worker: 1"]), err

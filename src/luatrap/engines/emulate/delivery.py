@@ -11,6 +11,7 @@ from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import host
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.memory import GuestFault
+from luatrap.engines.emulate.watcher import thread_pending
 from luatrap.syscalls import table
 
 if TYPE_CHECKING:
@@ -99,6 +100,20 @@ class SignalDelivery:
         self.cpu.write(regs.RIP, return_to)
         self.cpu.write(regs.RSP, sp + 8)
         return True
+
+    def take_own_signals(self, t: GuestThread) -> None:
+        """Take the signals sent to `t`'s host thread itself (only that thread can), and
+        make them guest signals for `t`."""
+        t.own_signals = False
+        pending = thread_pending(t.tid)
+        for signo in range(1, 65):
+            if not pending & sig.bit(signo) or signo not in sig.BLOCKABLE:
+                continue
+            got = signal.sigtimedwait({signo}, 0)
+            if got is not None:
+                info = sig.make_info(signo, got.si_code, got.si_pid, got.si_uid)
+                self.signals.post(signo, info, t, self.threads)
+        self.note_signals()
 
     def deliver_signals(self, t: GuestThread) -> None:
         """Run the guest handler of each deliverable pending signal (or its default)."""

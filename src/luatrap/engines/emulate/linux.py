@@ -251,6 +251,8 @@ class Emulator(ForeignCalls, SignalDelivery):
         signals = self.signals
         while True:
             t.in_host_call = True
+            if t.own_signals:
+                self.take_own_signals(t)
             if (t.pending | signals.process_pending) & ~t.mask:
                 result = -errno.EINTR  # a signal to take first
             else:
@@ -325,6 +327,8 @@ class Emulator(ForeignCalls, SignalDelivery):
         lock.acquire(t)
         self.current = t
         while True:
+            if t.own_signals:
+                self.take_own_signals(t)
             if t.pending or self.signals.process_pending:
                 self.deliver_signals(t)
             err = cpu.run(cpu.read(self.arch.PC))

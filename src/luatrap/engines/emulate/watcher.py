@@ -4,7 +4,10 @@ Every other host thread blocks every signal, so each one the process gets waits 
 watcher's signalfd; it is routed to a guest thread by the guest's dispositions and
 masks (signals.py). Every few milliseconds the watcher also stops the CPU if a guest
 thread has held it for a whole slice while others wait, and re-kicks threads that have
-a signal to take but still sleep in the host kernel.
+a signal to take but still sleep in the host kernel. A signal sent to one guest thread
+(tgkill from another process, a SIGEV_THREAD_ID timer) is pending on that thread's host
+thread, where the signalfd cannot read it: the watcher sees it in /proc and has that
+thread take it (Emulator.take_own_signals).
 """
 from __future__ import annotations
 
@@ -24,7 +27,20 @@ if TYPE_CHECKING:
 
 SFD_NONBLOCK, SFD_CLOEXEC = 0o4000, 0o2000000
 SLICE_MS = 10
+OWN_SIGNALS_MS = 50  # how often a one-thread program's thread-directed signals are looked for
 _INFO = struct.Struct("<IiiII20xiiQ")  # signo errno code pid uid ... status int ptr
+
+
+def thread_pending(tid: int) -> int:
+    """The signals pending on host thread `tid` itself (not the process's), KICK aside."""
+    try:
+        with open(f"/proc/self/task/{tid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"SigPnd:"):
+                    return int(line.split()[1], 16) & ~sig.bit(sig.KICK)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def block_signals() -> set[int]:
@@ -70,7 +86,7 @@ class Watcher:
         last_turn = -1
         while True:
             busy = len(emu.threads) > 1 or any(emu.signals.pending_for(t) for t in emu.threads)
-            ready = {fd for fd, _ in poller.poll(SLICE_MS if busy else None)}
+            ready = {fd for fd, _ in poller.poll(SLICE_MS if busy else OWN_SIGNALS_MS)}
             if self.wake_fd in ready:
                 os.eventfd_read(self.wake_fd)
             if self.fd in ready:
@@ -80,7 +96,9 @@ class Watcher:
                 emu.cpu.interrupt()
             last_turn = lock.turns
             for t in list(emu.threads):
-                if emu.signals.pending_for(t):
+                if not t.own_signals and thread_pending(t.tid):
+                    t.own_signals = True
+                if emu.signals.pending_for(t) or t.own_signals:
                     emu.kick(t)
 
     def _read(self) -> None:
