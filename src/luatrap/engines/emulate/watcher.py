@@ -17,6 +17,7 @@ import select
 import signal
 import struct
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from luatrap.engines.emulate import signals as sig
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 SFD_NONBLOCK, SFD_CLOEXEC = 0o4000, 0o2000000
 SLICE_MS = 10
-OWN_SIGNALS_MS = 50  # how often a one-thread program's thread-directed signals are looked for
+OWN_SIGNALS_MS = 50  # how often thread-directed signals are looked for (one file a thread)
 _INFO = struct.Struct("<IiiII20xiiQ")  # signo errno code pid uid ... status int ptr
 
 
@@ -84,6 +85,7 @@ class Watcher:
         poller.register(self.fd, select.POLLIN)
         poller.register(self.wake_fd, select.POLLIN)
         last_turn = -1
+        next_look = 0.0
         while True:
             busy = len(emu.threads) > 1 or any(emu.signals.pending_for(t) for t in emu.threads)
             ready = {fd for fd, _ in poller.poll(SLICE_MS if busy else OWN_SIGNALS_MS)}
@@ -95,8 +97,11 @@ class Watcher:
             if lock.contended() and lock.turns == last_turn:
                 emu.cpu.interrupt()
             last_turn = lock.turns
+            look = time.monotonic() >= next_look
+            if look:
+                next_look = time.monotonic() + OWN_SIGNALS_MS / 1000
             for t in list(emu.threads):
-                if not t.own_signals and thread_pending(t.tid):
+                if look and not t.own_signals and thread_pending(t.tid):
                     t.own_signals = True
                 if emu.signals.pending_for(t) or t.own_signals:
                     emu.kick(t)
