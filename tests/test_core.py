@@ -179,6 +179,21 @@ def test_register_ids_match_the_package():
     assert cpu.UC_CTL_CPU_MODEL_WRITE & 0xFF == unicorn_const.UC_CTL_CPU_MODEL
 
 
+def test_the_exact_stop_switch_is_found_for_both_guests():
+    """Stopping a computing guest thread exactly (cpu.py's _exit_check_switch) reads an
+    offset out of libunicorn's machine code: with the Unicorn pyproject.toml pins, it
+    must be found, the same for both architectures, and take effect."""
+    pytest.importorskip("unicorn")
+    from luatrap.engines.emulate import cpu
+    from luatrap.engines.emulate.aarch64 import Aarch64
+    from luatrap.engines.emulate.guest_arch import X86_64
+
+    offsets = {cpu._exit_check_switch(arch.exit_check) for arch in (X86_64, Aarch64())}
+    assert len(offsets) == 1 and None not in offsets
+    for arch in (X86_64, Aarch64()):
+        assert cpu.Cpu(arch).stops_exactly, arch.name
+
+
 def test_the_core_is_built_against_lua_54():
     assert _core.LUA_VERSION.startswith("Lua 5.4")
     assert "lupa" not in os.environ.get("PYTHONPATH", "")
