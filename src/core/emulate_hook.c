@@ -17,13 +17,16 @@
 **   5. the call is made from C, on this host thread, with the guest's registers, once
 **      every pointer it carries is known to be the guest's (guest_pointers.c);
 **   6. an interrupted or signalling result (EINTR, EPIPE, EFBIG) goes to Python, which
-**      owns signals; the result goes to rax; a signal that came meanwhile stops the CPU.
+**      owns signals; the result goes to the result register; a signal that came
+**      meanwhile stops the CPU.
 **
 ** Guest memory is host memory at the same addresses, so a forwarded call needs no
-** translation (calls whose structures differ between guest and host go to Python). A rule whose hook uses c_do_syscall is routed to Python, which steps
-** its coroutine through the same runtime.
+** translation (calls whose structures differ between guest and host go to Python). A
+** rule whose hook uses c_do_syscall is routed to Python, which steps its coroutine
+** through the same runtime. Every other interrupt (a fault, x86's int 0x80) goes to
+** Python too.
 **
-** The hook also fills Unicorn's TLB from the engine's guest map (fill_tlb below), in
+** The hook also fills Unicorn's TLB from the engine's guest map (emulate_memory.c), in
 ** Unicorn's "virtual TLB" mode: an identity mapping with each range's own permissions.
 ** Its default x86 MMU marks every page executable, and Unicorn then never lets a store
 ** to such a page take its fast path: gzip ran 3x slower for it.
@@ -36,10 +39,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "guest_map.h"
-#include "guest_pointers.h"
-#include "module.h"
-#include "unicorn_api.h"
+#include "emulate_hook.h"
 
 enum route {
   ROUTE_PYTHON = 0,      /* emulated by the Linux layer, or needs it */
@@ -49,15 +49,6 @@ enum route {
 
 #define NO_PATH 0xFF /* path_arg[nr]: the call names no /proc path Python answers */
 #define AARCH64_EXCP_SWI 2 /* the interrupt number Unicorn gives an aarch64 `svc` */
-
-/* Where a guest architecture keeps a system call's number, arguments and result, and
-** how Unicorn reports the call. */
-struct guest_abi {
-  const char *name;
-  int regs[7];   /* the number, then arguments 1..6 */
-  int result;
-  int interrupt; /* -1: an instruction hook on `syscall`; else this interrupt number */
-};
 
 static const struct guest_abi guest_abis[] = {
     {"x86_64",
@@ -69,37 +60,6 @@ static const struct guest_abi guest_abis[] = {
       UC_ARM64_REG_X0 + 3, UC_ARM64_REG_X0 + 4, UC_ARM64_REG_X0 + 5},
      UC_ARM64_REG_X0, AARCH64_EXCP_SWI},
 };
-
-struct emu_hook {
-  struct unicorn_api api;
-  const struct guest_abi *abi;
-  uc_engine *uc;
-  uc_hook handle, intr_handle, tlb_handle;
-  int installed;
-  struct guest_map map;      /* the guest's memory, as the Linux layer mapped it */
-  struct lt_pointer_checks pointers; /* what a forwarded call may point at */
-  uint64_t fault_addr;       /* the last access fill_tlb refused */
-  int fault_kind;            /* 0: none, 1: not guest memory, 2: not permitted */
-  int fault_fetch;           /* ... when fetching an instruction */
-  int changing_map;          /* Unicorn looks pages up as code while it maps: let it */
-  RulesObject *rules;        /* NULL: no rules folder */
-  PyObject *on_syscall;      /* Python's path: (nr, a1..a6) -> result or None */
-  PyObject *after_host_call; /* (nr, a1..a6, result) -> result, for EINTR/EPIPE/EFBIG */
-  PyObject *on_interrupt;    /* (intno) -> None: an interrupt that is no system call */
-  unsigned char route[LT_MAX_NR];
-  int16_t host_nr[LT_MAX_NR]; /* the host's number of each guest call; -1: none */
-  unsigned char path_arg[LT_MAX_NR]; /* the argument naming a path the Linux layer may
-                                        answer itself (/proc/self/...), or NO_PATH */
-  int slow;                  /* every call to Python (tracing) */
-  int signal_pending;        /* a guest signal may be pending: Python delivers it */
-  int multi_threaded;        /* other guest threads may wait for the CPU */
-  int in_host_call;          /* the CPU's thread waits in a call forwarded from here */
-};
-
-typedef struct {
-  PyObject_HEAD
-  struct emu_hook h;
-} EmulateHookObject;
 
 static int flag(const int *f) {
   return __atomic_load_n(f, __ATOMIC_SEQ_CST);
@@ -225,31 +185,6 @@ static void on_interrupt(uc_engine *uc, uint32_t intno, void *data) {
   PyGILState_Release(gil);
 }
 
-/* Unicorn's TLB misses: the identity mapping, with the range's permissions; a refused
-** access stops the CPU (UC_ERR_EXCEPTION), and Python reads why with take_fault. */
-static bool fill_tlb(uc_engine *uc, uint64_t vaddr, int type, struct uc_tlb_entry *e,
-                     void *data) {
-  struct emu_hook *h = data;
-  int perms = guest_map_perms(&h->map, vaddr), need;
-  (void)uc;
-  if (h->changing_map) { /* any page, for a moment; the TLB is flushed after */
-    e->paddr = vaddr;
-    e->perms = UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC;
-    return true;
-  }
-  need = type == UC_MEM_WRITE ? UC_PROT_WRITE : type == UC_MEM_FETCH ? UC_PROT_EXEC
-                                                                      : UC_PROT_READ;
-  if (perms < 0 || !(perms & need)) {
-    h->fault_addr = vaddr;
-    h->fault_kind = perms < 0 ? 1 : 2;
-    h->fault_fetch = type == UC_MEM_FETCH;
-    return false;
-  }
-  e->paddr = vaddr;
-  e->perms = perms;
-  return true;
-}
-
 /* ------------------------------------------------------------------ loading Unicorn */
 
 int unicorn_api_load(struct unicorn_api *api, const char *path, const char **why) {
@@ -362,7 +297,7 @@ static PyObject *Hook_install(EmulateHookObject *self, PyObject *unused) {
   if (err == 0)
     err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TLB_TYPE, 1), UC_TLB_VIRTUAL);
   if (err == 0)
-    err = h->api.hook_add(h->uc, &h->tlb_handle, UC_HOOK_TLB_FILL, (void *)fill_tlb, h,
+    err = h->api.hook_add(h->uc, &h->tlb_handle, UC_HOOK_TLB_FILL, (void *)emu_fill_tlb, h,
                           (uint64_t)1, (uint64_t)0);
   if (err != 0)
     return PyErr_Format(PyExc_OSError, "unicorn TLB: %s", h->api.strerror(err));
@@ -398,58 +333,6 @@ static PyObject *Hook_set_route(EmulateHookObject *self, PyObject *args) {
     return PyErr_Format(PyExc_ValueError, "bad route %d for call %d", route, nr);
   self->h.route[nr] = (unsigned char)route;
   Py_RETURN_NONE;
-}
-
-/* Unicorn looks a range up as an instruction fetch whenever it unmaps memory or drops
-** translated code (to find the code to drop); the fill would refuse that for pages that
-** are data, or gone, and a refusal leaves an error for the next uc_emu_start. So the
-** fill answers anything while the map changes, and the TLB is flushed after. */
-static PyObject *changed(struct emu_hook *h, int err, const char *what) {
-  h->changing_map = 0;
-  if (err == 0)
-    err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TLB_FLUSH, 0));
-  if (err != 0)
-    return PyErr_Format(PyExc_OSError, "unicorn %s: %s", what, h->api.strerror(err));
-  Py_RETURN_NONE;
-}
-
-static PyObject *Hook_map(EmulateHookObject *self, PyObject *args) {
-  struct emu_hook *h = &self->h;
-  unsigned long long start, end;
-  int prot, err;
-  if (!PyArg_ParseTuple(args, "KKi", &start, &end, &prot))
-    return NULL;
-  if (guest_map_set(&h->map, start, end, prot & 7) != 0)
-    return PyErr_NoMemory();
-  h->changing_map = 1;
-  err = h->api.mem_map_ptr(h->uc, start, (size_t)(end - start), (uint32_t)(prot & 7),
-                           (void *)(uintptr_t)start);
-  if (err != 0) /* Unicorn refused: the guest map must not say otherwise */
-    (void)guest_map_clear(&h->map, start, end);
-  return changed(h, err, "map");
-}
-
-static PyObject *Hook_unmap(EmulateHookObject *self, PyObject *args) {
-  struct emu_hook *h = &self->h;
-  unsigned long long start, end;
-  int err;
-  if (!PyArg_ParseTuple(args, "KK", &start, &end))
-    return NULL;
-  if (guest_map_clear(&h->map, start, end) != 0)
-    return PyErr_NoMemory();
-  h->changing_map = 1;
-  err = h->api.mem_unmap(h->uc, start, (size_t)(end - start));
-  return changed(h, err, "unmap");
-}
-
-static PyObject *Hook_forget_code(EmulateHookObject *self, PyObject *args) {
-  struct emu_hook *h = &self->h;
-  unsigned long long start, end;
-  if (!PyArg_ParseTuple(args, "KK", &start, &end))
-    return NULL;
-  h->changing_map = 1;
-  return changed(h, h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2),
-                               (uint64_t)start, (uint64_t)end), "forget code");
 }
 
 static PyObject *Hook_set_pointer_checks(EmulateHookObject *self, PyObject *list) {
@@ -522,75 +405,6 @@ static PyObject *Hook_check_pointers(EmulateHookObject *self, PyObject *args) {
   for (i = 0; i < 6; i++)
     v[i] = a[i];
   return PyLong_FromLong(lt_check_guest_pointers(&self->h.pointers, &self->h.map, nr, v));
-}
-
-/* Run from `pc` and stop before the first instruction that begins at one of `stops`
-** (Unicorn's exit addresses end a block before them, unfetched); the blocks translated
-** meanwhile, which end in those stops, are dropped after. Python's fault path uses it
-** to reach an instruction fetch fault exactly, when the block holding it began on an
-** executable page. */
-static PyObject *Hook_run_to(EmulateHookObject *self, PyObject *args) {
-  struct emu_hook *h = &self->h;
-  unsigned long long pc, low, high;
-  uint64_t exits[64];
-  PyObject *stops, *item;
-  Py_ssize_t n, i;
-  int err, cleared;
-  if (!PyArg_ParseTuple(args, "KO!", &pc, &PyTuple_Type, &stops))
-    return NULL;
-  n = PyTuple_GET_SIZE(stops);
-  if (n < 1 || n > (Py_ssize_t)(sizeof exits / sizeof exits[0]))
-    return PyErr_Format(PyExc_ValueError, "run_to takes 1 to 64 stops");
-  low = high = pc;
-  for (i = 0; i < n; i++) {
-    item = PyTuple_GET_ITEM(stops, i);
-    exits[i] = PyLong_AsUnsignedLongLong(item);
-    if (PyErr_Occurred())
-      return NULL;
-    low = exits[i] < low ? exits[i] : low;
-    high = exits[i] > high ? exits[i] : high;
-  }
-  err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_UC_EXITS, 2), exits, (size_t)n);
-  if (err == 0) {
-    Py_BEGIN_ALLOW_THREADS
-    err = h->api.emu_start(h->uc, pc, 0, 0, 0);
-    Py_END_ALLOW_THREADS
-  }
-  cleared = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_UC_EXITS, 2), exits, (size_t)0);
-  h->changing_map = 1;
-  item = changed(h, h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2),
-                               (uint64_t)low, (uint64_t)high + 1), "forget code");
-  if (item == NULL)
-    return NULL;
-  Py_DECREF(item);
-  if (cleared != 0)
-    return PyErr_Format(PyExc_OSError, "unicorn exits: %s", h->api.strerror(cleared));
-  return PyLong_FromLong(err);
-}
-
-/* Unicorn's own x86 MMU (False) or the guest map (True) fills the TLB. */
-static PyObject *Hook_use_own_tlb(EmulateHookObject *self, PyObject *arg) {
-  struct emu_hook *h = &self->h;
-  int own = PyObject_IsTrue(arg), err;
-  if (own < 0)
-    return NULL;
-  err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TLB_TYPE, 1), own ? UC_TLB_VIRTUAL : UC_TLB_CPU);
-  if (err == 0)
-    err = h->api.ctl(h->uc, UC_CTL_WRITE(UC_CTL_TLB_FLUSH, 0));
-  if (err != 0)
-    return PyErr_Format(PyExc_OSError, "unicorn TLB: %s", h->api.strerror(err));
-  Py_RETURN_NONE;
-}
-
-static PyObject *Hook_take_fault(EmulateHookObject *self, PyObject *unused) {
-  struct emu_hook *h = &self->h;
-  int kind = h->fault_kind;
-  (void)unused;
-  h->fault_kind = 0;
-  if (kind == 0)
-    Py_RETURN_NONE;
-  return Py_BuildValue("(KOO)", (unsigned long long)h->fault_addr,
-                       kind == 1 ? Py_False : Py_True, h->fault_fetch ? Py_True : Py_False);
 }
 
 #define FLAG_PROPERTY(name)                                                             \

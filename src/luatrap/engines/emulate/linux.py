@@ -25,6 +25,7 @@ from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.calls import DONE, OUTSIDE
 from luatrap.engines.emulate.cpu import Cpu
 from luatrap.engines.emulate.delivery import SignalDelivery
+from luatrap.engines.emulate.descriptors import ReservedFds, fd_base
 from luatrap.engines.emulate.foreign import OPEN_CALLS, X32_BIT, ForeignCalls
 from luatrap.engines.emulate.guest_arch import X86_64, GuestArch
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
@@ -563,32 +564,6 @@ class Emulator(ForeignCalls, SignalDelivery):
     def exec_program(self, t: GuestThread, path: str, argv: list[str], env: list[bytes],
                      keep: int | None = None) -> int:
         return processes.exec_program(self, t, path, argv, env, keep)
-
-
-class ReservedFds(set):
-    """luatrap's own descriptors in the guest's table; the C hook refuses them (EBADF)
-    to forwarded calls."""
-
-    def __init__(self, emu: Emulator) -> None:
-        super().__init__()
-        self.emu = emu
-
-    def add(self, fd: int) -> None:
-        super().add(fd)
-        self.emu.hook.reserve_fds(sorted(self))
-
-    def discard(self, fd: int) -> None:
-        super().discard(fd)
-        self.emu.hook.reserve_fds(sorted(self))
-
-
-def fd_base(limit: int) -> int:
-    """Where luatrap keeps its own descriptors: high, out of the guest's way (it expects
-    its first open to give 3), but under the descriptor limit, however low the guest
-    set it (`ulimit -n 29` before an exec)."""
-    if limit > 64:
-        return min(limit, 4096) - 32
-    return max(limit - 8, 3)
 
 
 def libc_default(signo: int) -> None:

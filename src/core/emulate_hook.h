@@ -1,0 +1,67 @@
+/*
+** emulate_hook.h - the emulate engine's hook object, shared by its two files:
+** emulate_hook.c (the per-call path, the object's life and routes) and
+** emulate_memory.c (guest memory as Unicorn sees it: TLB fills, maps, faults).
+*/
+#ifndef LUATRAP_EMULATE_HOOK_H
+#define LUATRAP_EMULATE_HOOK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "guest_map.h"
+#include "guest_pointers.h"
+#include "module.h"
+#include "unicorn_api.h"
+
+/* Where a guest architecture keeps a system call's number, arguments and result, and
+** how Unicorn reports the call. */
+struct guest_abi {
+  const char *name;
+  int regs[7];   /* the number, then arguments 1..6 */
+  int result;
+  int interrupt; /* -1: an instruction hook on `syscall`; else this interrupt number */
+};
+
+struct emu_hook {
+  struct unicorn_api api;
+  const struct guest_abi *abi;
+  uc_engine *uc;
+  uc_hook handle, intr_handle, tlb_handle;
+  int installed;
+  struct guest_map map;      /* the guest's memory, as the Linux layer mapped it */
+  struct lt_pointer_checks pointers; /* what a forwarded call may point at */
+  uint64_t fault_addr;       /* the last access fill_tlb refused */
+  int fault_kind;            /* 0: none, 1: not guest memory, 2: not permitted */
+  int fault_fetch;           /* ... when fetching an instruction */
+  int changing_map;          /* Unicorn looks pages up as code while it maps: let it */
+  RulesObject *rules;        /* NULL: no rules folder */
+  PyObject *on_syscall;      /* Python's path: (nr, a1..a6) -> result or None */
+  PyObject *after_host_call; /* (nr, a1..a6, result) -> result, for EINTR/EPIPE/EFBIG */
+  PyObject *on_interrupt;    /* (intno) -> None: an interrupt that is no system call */
+  unsigned char route[LT_MAX_NR];
+  int16_t host_nr[LT_MAX_NR]; /* the host's number of each guest call; -1: none */
+  unsigned char path_arg[LT_MAX_NR]; /* the argument naming a path the Linux layer may
+                                        answer itself (/proc/self/...), or NO_PATH */
+  int slow;                  /* every call to Python (tracing) */
+  int signal_pending;        /* a guest signal may be pending: Python delivers it */
+  int multi_threaded;        /* other guest threads may wait for the CPU */
+  int in_host_call;          /* the CPU's thread waits in a call forwarded from here */
+};
+
+typedef struct {
+  PyObject_HEAD
+  struct emu_hook h;
+} EmulateHookObject;
+
+/* emulate_memory.c */
+bool emu_fill_tlb(uc_engine *uc, uint64_t vaddr, int type, struct uc_tlb_entry *e,
+                  void *data);
+PyObject *Hook_map(EmulateHookObject *self, PyObject *args);
+PyObject *Hook_unmap(EmulateHookObject *self, PyObject *args);
+PyObject *Hook_forget_code(EmulateHookObject *self, PyObject *args);
+PyObject *Hook_run_to(EmulateHookObject *self, PyObject *args);
+PyObject *Hook_use_own_tlb(EmulateHookObject *self, PyObject *arg);
+PyObject *Hook_take_fault(EmulateHookObject *self, PyObject *unused);
+
+#endif
