@@ -38,6 +38,7 @@ UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_MAX = 2, 0, 3
 X = (*range(199, 228), 1, 2)  # x0..x28, x29 (frame pointer), x30 (link register)
 REG_SP, REG_PC, REG_NZCV, REG_PSTATE, REG_TPIDR_EL0 = 4, 260, 3, 265, 262
 REG_CPACR_EL1, REG_FPCR, REG_FPSR, REG_Q0 = 261, 291, 292, 104
+Q_REGS = tuple(range(REG_Q0, REG_Q0 + 32))
 CPACR_FPEN = 3 << 20  # FP/SIMD instructions do not trap
 NZCV_MASK = 0xF0000000
 
@@ -132,7 +133,7 @@ class Aarch64(GuestArch):
             sp = alt_base + alt_size
         record = (sp - 16) & ~15  # struct frame_record {fp, lr}, as the kernel adds
         frame = (record - FRAME_SIZE) & ~15
-        xs = [cpu.read(r) for r in X]
+        xs = [v & 0xFFFFFFFFFFFFFFFF for v in cpu.cached_batch(X).load()]
         old_mask = t.mask if t.saved_mask is None else t.saved_mask
         stack_flags = (sig.SS_ONSTACK if on_alt else 0) | (alt_flags & sig.SS_DISABLE)
         ucontext = struct.pack("<QQQiiQQ", 0, 0, alt_base, stack_flags, 0, alt_size,
@@ -141,7 +142,9 @@ class Aarch64(GuestArch):
                               cpu.read(REG_NZCV) & NZCV_MASK)
         fpsimd = struct.pack("<IIII", FPSIMD_MAGIC, FPSIMD_SIZE,  # 32-bit registers
                              cpu.read(REG_FPSR) & 0xFFFFFFFF, cpu.read(REG_FPCR) & 0xFFFFFFFF)
-        fpsimd += b"".join(cpu.read_vector(REG_Q0 + n) for n in range(32))
+        vectors = cpu.cached_batch(Q_REGS, 16)
+        vectors.load()
+        fpsimd += vectors.raw
         context = context.ljust(288, b"\0") + fpsimd  # a zero header ends the records
         memory.write(frame, (info + ucontext + context).ljust(FRAME_SIZE, b"\0"))
         memory.write(record, struct.pack("<QQ", xs[29], xs[30]))
@@ -162,8 +165,9 @@ class Aarch64(GuestArch):
         mask = struct.unpack_from("<Q", raw, UC_MASK)[0]
         values = struct.unpack_from("<Q31QQQQ", raw, MCONTEXT)
         xs, sp, pc, pstate = values[1:32], values[32], values[33], values[34]
-        for reg, value in zip(X, xs, strict=True):
-            cpu.write(reg, value)
+        general = cpu.cached_batch(X)
+        general.raw = struct.pack("<31Q", *xs)
+        general.store()
         cpu.write(REG_SP, sp)
         cpu.write(REG_PC, pc)
         cpu.write(REG_NZCV, pstate & NZCV_MASK)
@@ -172,8 +176,9 @@ class Aarch64(GuestArch):
             cpu.write(REG_FPSR, fpsr)
             cpu.write(REG_FPCR, fpcr)
             vregs = MCONTEXT + 288 + 16
-            for n in range(32):
-                cpu.write_vector(REG_Q0 + n, raw[vregs + 16 * n:vregs + 16 * n + 16])
+            vectors = cpu.cached_batch(Q_REGS, 16)
+            vectors.raw = raw[vregs:vregs + 32 * 16]
+            vectors.store()
         t.mask = mask & ~sig.UNBLOCKABLE_BITS
 
     # -- file names under -L -------------------------------------------------------

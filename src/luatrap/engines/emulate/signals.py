@@ -203,12 +203,13 @@ def build_frame(cpu: regs.Cpu, memory: GuestMemory, t: GuestThread, sig: int, ac
     fx = (sp - FXSAVE_SIZE) & ~63
     fxsave = bytearray(FXSAVE_SIZE)
     struct.pack_into("<I", fxsave, 24, cpu.read(regs.MXCSR) & 0xFFFFFFFF)
-    for n in range(16):
-        fxsave[160 + 16 * n:176 + 16 * n] = cpu.read_xmm(n)
+    xmm = cpu.cached_batch(regs.XMM_REGS, 16)
+    xmm.load()
+    fxsave[160:416] = xmm.raw
     frame = ((fx - (8 + UC_SIZE + SIGINFO_SIZE)) & ~15) - 8
     uc = frame + UC
-    gregs = [cpu.read(r) for r in regs.SIGCONTEXT_REGS]
-    context = struct.pack("<18Q", *gregs) + struct.pack("<HHHH", 0x33, 0, 0, 0x2b)
+    context = struct.pack("<18q", *cpu.cached_batch(regs.SIGCONTEXT_REGS).load())
+    context += struct.pack("<HHHH", 0x33, 0, 0, 0x2b)
     old_mask = t.mask if t.saved_mask is None else t.saved_mask
     context += struct.pack("<QQQQQ", 0, 0, old_mask, 0, fx)
     stack_flags = (SS_ONSTACK if on_alt else 0) | (flags & SS_DISABLE)
@@ -235,12 +236,14 @@ def sigreturn(cpu: regs.Cpu, memory: GuestMemory, t: GuestThread) -> None:
     fx = memory.read_u64(uc + FPSTATE_PTR)
     fxsave = memory.read(fx, FXSAVE_SIZE) if fx else None
     mask = memory.read_u64(uc + UC_MASK)
-    for reg, value in zip(regs.SIGCONTEXT_REGS, gregs, strict=True):
-        cpu.write(reg, value)
+    general = cpu.cached_batch(regs.SIGCONTEXT_REGS)
+    general.raw = struct.pack("<18Q", *gregs)
+    general.store()
     if fxsave:
         cpu.write(regs.MXCSR, struct.unpack_from("<I", fxsave, 24)[0])
-        for n in range(16):
-            cpu.write_xmm(n, fxsave[160 + 16 * n:176 + 16 * n])
+        xmm = cpu.cached_batch(regs.XMM_REGS, 16)
+        xmm.raw = fxsave[160:416]
+        xmm.store()
     t.mask = mask & ~UNBLOCKABLE_BITS
 
 
