@@ -185,3 +185,12 @@ def test_a_signal_for_one_thread_reaches_that_thread(engine, cprog, sender):
         assert libc.syscall(234, pid, tid, signal.SIGUSR1) == 0  # tgkill
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, out.splitlines()[-1:]) == (0, ["handled by the worker: 1"]), err
+
+
+def test_a_signal_the_program_sends_itself_by_pidfd_is_taken_at_once(engine, cprog):
+    program = cprog("pidfd_self")
+    expected = ("pidfd: 0, handled before it returned: 1\n"
+                "/proc/PID: 0, handled before it returned: 1\n")
+    if engine.arch == "x86_64":
+        assert native_run(program).stdout == expected
+    assert luatrap(program, engine=engine).stdout == expected

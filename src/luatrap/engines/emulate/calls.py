@@ -256,6 +256,33 @@ def tkill(emu: Emulator, t: GuestThread, tid: int, signo: int, *_) -> int:
     return _signal_self(emu, signo, target, -6)  # SI_TKILL
 
 
+def pidfd_send_signal(emu: Emulator, t: GuestThread, pidfd: int, signo: int, info: int,
+                      flags: int, *_) -> int:
+    """A pidfd of luatrap's own process (the program's): as kill(2) of itself, so the
+    signal is taken before the call returns, as the kernel delivers it."""
+    if not info and not flags and _pid_of_pidfd(pidfd) == os.getpid():
+        return _signal_self(emu, signo, None, 0)  # SI_USER
+    refused = emu.refused("pidfd_send_signal", (pidfd, signo, info, flags, 0, 0))
+    return refused or host.syscall(424, pidfd, signo, info, flags, 0, 0)
+
+
+def _pid_of_pidfd(fd: int) -> int | None:
+    """The process a pidfd refers to: a pidfd's fdinfo says (its Pid line); a /proc/PID
+    directory, which the call takes too, is named by its path. None if neither."""
+    fd &= 0xFFFFFFFF
+    try:
+        with open(f"/proc/self/fdinfo/{fd}", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pid:"):
+                    return int(line.split()[1])
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except (OSError, ValueError, IndexError):
+        return None
+    parts = target.split("/")
+    return int(parts[2]) if len(parts) == 3 and parts[1] == "proc" and parts[2].isdigit() \
+        else None
+
+
 def _signal_self(emu: Emulator, signo: int, target: GuestThread | None, code: int) -> int:
     """A signal the program sends itself (to one thread, or None: the process)."""
     if signo == 0:
@@ -427,7 +454,8 @@ EMULATED = {
     "rt_sigpending": rt_sigpending, "rt_sigreturn": rt_sigreturn,
     "rt_sigsuspend": rt_sigsuspend, "rt_sigtimedwait": rt_sigtimedwait,
     "sigaltstack": sigaltstack, "signalfd": signalfd, "signalfd4": signalfd4,
-    "kill": kill, "tgkill": tgkill, "tkill": tkill, "clone3": clone3,
+    "kill": kill, "tgkill": tgkill, "tkill": tkill, "pidfd_send_signal": pidfd_send_signal,
+    "clone3": clone3,
     "close": close, "close_range": close_range, "dup2": dup2, "dup3": dup3,
     "clone": clone, "fork": fork, "vfork": vfork, "execve": execve, "execveat": execveat,
 }
