@@ -35,8 +35,11 @@ def _stub(hex_code: str, offset: int, page: int):
 def _make_stubs():
     page = libc.mmap(None, PAGE, mmap.PROT_READ | mmap.PROT_WRITE,
                      mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+    if page in (None, ctypes.c_void_p(-1).value):
+        raise OSError(ctypes.get_errno(), "cannot map the system call stubs")
     calls = _stub(_SYSCALL, 0, page), _stub(_INT80, 64, page)
-    libc.mprotect(page, PAGE, mmap.PROT_READ | mmap.PROT_EXEC)
+    if libc.mprotect(page, PAGE, mmap.PROT_READ | mmap.PROT_EXEC) != 0:
+        raise OSError(ctypes.get_errno(), "cannot make the system call stubs executable")
     return calls
 
 

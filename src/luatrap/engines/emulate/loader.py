@@ -148,9 +148,13 @@ def _map_segment(fd: int, vaddr: int, offset: int, filesz: int, memsz: int, prot
             ctypes.memset(file_end, 0, tail)
     anon_start = page_up(file_end) if filesz else start
     if mem_end > anon_start:
-        host.syscall(9, anon_start, mem_end - anon_start, writable,
-                     fixed | mmap.MAP_ANONYMOUS, -1, 0)
-    host.syscall(10, start, mem_end - start, host_prot(prot), 0, 0, 0)
+        got = host.syscall(9, anon_start, mem_end - anon_start, writable,
+                           fixed | mmap.MAP_ANONYMOUS, -1, 0)
+        if failed(got):
+            raise ExecError(-got, f"cannot map a segment's bss at {anon_start:#x}")
+    got = host.syscall(10, start, mem_end - start, host_prot(prot), 0, 0, 0)
+    if failed(got):
+        raise ExecError(-got, f"cannot protect a segment at {start:#x}")
     memory.record(start, mem_end, prot)
 
 
