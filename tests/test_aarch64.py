@@ -240,6 +240,20 @@ def test_busybox_shell_runs_its_own_applets_and_host_programs(busybox, rules):
     assert "[Lua Log] uname from read/io_setup" in r.lua_logs  # aarch64's numbers
 
 
+def test_a_sysroot_stands_in_for_the_hosts_files(busybox, tmp_path):
+    """Under -L, the sysroot's file is the one an absolute path names, whichever call
+    looks (open, access, stat), as under qemu-user; without it, the host's."""
+    sysroot = tmp_path / "sysroot"
+    (sysroot / "etc").mkdir(parents=True)
+    (sysroot / "etc" / "luatrap-marker").write_text("from the sysroot\n")
+    script = ("[ -e /etc/luatrap-marker ] && echo access; [ -f /etc/luatrap-marker ] && "
+              "echo stat; cat /etc/luatrap-marker 2>/dev/null || echo none")
+    r = luatrap("-L", sysroot, busybox, "sh", "-c", script)
+    assert r.stdout.splitlines() == ["access", "stat", "from the sysroot"], r.stderr
+    r = luatrap(busybox, "sh", "-c", script)
+    assert r.stdout.splitlines() == ["none"], r.stderr
+
+
 def test_path_sandbox_holds_for_aarch64_programs(busybox, tmp_path):
     """rules_examples/sandbox_paths names x86_64 and generic calls; an aarch64 program's
     openat, newfstatat, unlinkat, linkat, renameat... meet the same rules."""
