@@ -4,14 +4,12 @@ from __future__ import annotations
 import os
 
 from luatrap import engines
-from luatrap.engines.base import EngineError, Program
+from luatrap.engines.base import EngineError, Program, program_arch
 from luatrap.logs import Log
 from luatrap.rules import RuleBook, RulesError
 from luatrap.rules.rulebook import DEFAULT_BUDGET, DEFAULT_MEMORY
 from luatrap.session import Session
 from luatrap.syscalls import table
-
-_MACHINES = {62: "x86_64", 183: "aarch64"}  # 64-bit little-endian ELF's e_machine
 
 
 class UsageError(Exception):
@@ -36,25 +34,6 @@ def resolve_program(name: str, env: dict[str, str]) -> str:
     if os.path.isdir(path) or not os.access(path, os.X_OK):
         raise UsageError(f"not an executable file: {name}")
     return path
-
-
-def program_arch(path: str) -> str | None:
-    """The architecture of the program at `path` ("x86_64", "aarch64"), following one
-    `#!` line to its interpreter; None for anything else (the kernel decides)."""
-    for _ in range(2):
-        try:
-            with open(path, "rb") as f:
-                head = f.read(256)
-        except OSError:
-            return None
-        if head.startswith(b"#!"):
-            line = head[2:].split(b"\n")[0].strip()
-            path = os.fsdecode(line.split()[0]) if line else ""
-            continue
-        if len(head) < 20 or not head.startswith(b"\x7fELF\x02\x01"):
-            return None
-        return _MACHINES.get(int.from_bytes(head[18:20], "little"))
-    return None
 
 
 def default_engine(path: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from luatrap.engines.base import EngineError, Program
+from luatrap.engines.base import EngineError, Program, elf_arch
 from luatrap.session import Session
 
 NAME = "emulate"
@@ -54,7 +54,7 @@ def arch_of(program: Program):
         target = loader.script_argv(program.path, program.argv)[0]
     except loader.ExecError:
         return X86_64  # start() reports it
-    if loader.machine_of(target) != "aarch64":
+    if elf_arch(target) != "aarch64":
         return X86_64
     from luatrap.engines.emulate.aarch64 import Aarch64
 

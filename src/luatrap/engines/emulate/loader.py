@@ -15,6 +15,7 @@ import os
 import struct
 from dataclasses import dataclass
 
+from luatrap.engines.base import MACHINES
 from luatrap.engines.emulate import host
 from luatrap.engines.emulate.host import failed, page_down, page_up
 from luatrap.engines.emulate.memory import MAP_FIXED, MAP_FIXED_NOREPLACE, GuestMemory, host_prot
@@ -22,7 +23,6 @@ from luatrap.engines.emulate.memory import MAP_FIXED, MAP_FIXED_NOREPLACE, Guest
 PT_LOAD, PT_INTERP, PT_PHDR = 1, 3, 6
 PROT_NONE = 0
 ET_EXEC, ET_DYN = 2, 3
-MACHINES = {62: "x86_64", 183: "aarch64"}  # ELF e_machine -> what the engine runs
 STACK_SIZE = 8 << 20
 MAX_SCRIPT_DEPTH = 4
 AT = {"PHDR": 3, "PHENT": 4, "PHNUM": 5, "PAGESZ": 6, "BASE": 7, "FLAGS": 8, "ENTRY": 9,
@@ -49,19 +49,6 @@ class Image:
     phent: int
     end: int
     interp: str | None
-
-
-def machine_of(path: str) -> str | None:
-    """The architecture of the ELF file at `path` ("x86_64", "aarch64"), or None if it
-    is not one the engine runs (a script, another format or machine)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(20)
-    except OSError:
-        return None
-    if len(head) < 20 or head[:6] != b"\x7fELF\x02\x01":
-        return None
-    return MACHINES.get(int.from_bytes(head[18:20], "little"))
 
 
 def _parse(path: str, expected: int | None = None) -> tuple[bytes, tuple, list[tuple]]:
