@@ -12,19 +12,22 @@ from conftest import luatrap, need, process_state
 
 
 class Terminal:
-    """An interactive bash in a tmux session, typed into and read like a person would."""
+    """An interactive bash in a tmux session, typed into and read like a person would.
+    Each terminal has a tmux server of its own (-L): a server left by the last test exits
+    when its session is killed, and a new session started meanwhile would reach it."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "200", "-y", "50",
+        self.tmux = ["tmux", "-L", name]
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", name, "-x", "200", "-y", "50",
                         "env PS1='ready$ ' bash --norc --noprofile -i"], check=True)
         self.wait_for("ready$")  # the shell reads what is typed from now on
 
     def type(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-pt", self.name], check=True,
+        return subprocess.run([*self.tmux, "capture-pane", "-pt", self.name], check=True,
                               capture_output=True, text=True).stdout
 
     def wait_for(self, text: str, timeout: float = 20) -> str:
@@ -41,7 +44,7 @@ class Terminal:
         raise AssertionError(f"{what} never appeared:\n{self.screen()}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False)
+        subprocess.run([*self.tmux, "kill-session", "-t", self.name], check=False)
 
 
 @pytest.fixture
