@@ -67,6 +67,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         self.kick_signal = sig.KICK
         self.watcher: Watcher | None = None
         self.top_level = True  # the process the user started (not a guest's child)
+        self.vfork_parent: int | None = None  # a vfork child's pipe to its waiting parent
         self._i386_args = self.cpu.batch(regs.I386_REGS)
         self.stops = set(session.hooked)
         self.tracing = session.tracing
@@ -396,6 +397,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         the user started exits 128+N for a signal, as luatrap does on every engine;
         the guest's own children die by the signal, for their guest parent to see."""
         try:
+            processes.share_written_pages(self)
             self.gather_summary()
             self.session.close()
         finally:

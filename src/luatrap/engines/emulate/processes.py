@@ -3,14 +3,17 @@
 A guest thread gets a host thread of its own (see threads.py). fork is the host's fork
 of luatrap's whole process, guest memory and CPU included, so the child carries on
 emulating (with a copy of the rules' Lua state, as qemu-user gives). A vfork-style clone
-becomes a fork whose parent waits until the child execs or exits. execve re-executes
-luatrap on the new program, handing over the settings and open log files.
+is a fork whose parent waits until the child execs or exits, and then takes in the guest
+pages the child wrote (see share_written_pages), so the parent sees the child's stores
+as it would in the shared memory of a real vfork. execve re-executes luatrap on the new
+program, handing over the settings and open log files.
 """
 from __future__ import annotations
 
 import errno
 import json
 import os
+import struct
 import sys
 from typing import TYPE_CHECKING
 
@@ -22,7 +25,7 @@ from luatrap.engines.emulate.calls import (
     CLONE_SETTLS,
     CLONE_VFORK,
 )
-from luatrap.engines.emulate.memory import GuestFault
+from luatrap.engines.emulate.memory import PROT_EXEC, PROT_WRITE, GuestFault
 
 if TYPE_CHECKING:
     from luatrap.engines.emulate.linux import Emulator
@@ -62,8 +65,8 @@ def _store_tid(emu: Emulator, addr: int, tid: int) -> None:
 
 def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid: int,
          tls: int) -> int:
-    """fork, or clone without CLONE_THREAD; vfork's parent waits for exec or exit.
-    (vfork's sharing of memory is not emulated: the child writes to its own copy.)"""
+    """fork, or clone without CLONE_THREAD; vfork's parent waits for exec or exit,
+    then takes in what the child wrote to their (in a real vfork, shared) memory."""
     vfork = flags & CLONE_VFORK
     if vfork:
         done_r, done_w = os.pipe2(os.O_CLOEXEC)
@@ -73,9 +76,13 @@ def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid:
         return -(e.errno or errno.EAGAIN)
     if pid == 0:
         emu.after_fork(t)
+        if emu.vfork_parent is not None:  # a vfork child's own child owes it nothing
+            emu.reserved_fds.discard(emu.vfork_parent)
+            os.close(emu.vfork_parent)
+            emu.vfork_parent = None
         if vfork:
             os.close(done_r)
-            emu.keep_fd(done_w)
+            emu.vfork_parent = emu.keep_fd(done_w)
         if stack:
             emu.cpu.write(emu.arch.SP, stack)
         if flags & CLONE_SETTLS:
@@ -89,10 +96,67 @@ def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid:
         _store_tid(emu, ptid, pid)
     if vfork:
         os.close(done_w)
-        while os.read(done_r, 1):
-            pass
-        os.close(done_r)
+        with open(done_r, "rb") as pages:
+            _take_written_pages(emu, pages.read())
     return pid
+
+
+# A page in /proc/self/pagemap: bit 56 (this process alone maps it), bit 62 (swapped
+# out); both in the entry's last byte, which this table turns into 1 or 0.
+_WRITTEN = bytes(1 if b & 0x41 else 0 for b in range(256))
+_RECORD = struct.Struct("<QQ")  # address, size; the bytes follow
+
+
+def share_written_pages(emu: Emulator) -> None:
+    """In a vfork child about to exec or exit: send the parent every guest page this
+    process wrote since the fork. Those are the pages it no longer shares with the
+    parent (copy-on-write gave it its own), which the kernel's pagemap tells apart."""
+    if emu.vfork_parent is None:
+        return
+    pagemap = os.open("/proc/self/pagemap", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for start, end, prot in list(emu.memory.ranges):
+            if prot & PROT_WRITE:
+                _share_range(emu, pagemap, start, end)
+    except OSError:
+        pass  # the parent went away: nobody to tell
+    finally:
+        os.close(pagemap)
+
+
+def _share_range(emu: Emulator, pagemap: int, start: int, end: int) -> None:
+    entries = os.pread(pagemap, (end - start) // host.PAGE * 8, start // host.PAGE * 8)
+    written = entries[7::8].translate(_WRITTEN)
+    first = written.find(1)
+    while first >= 0:
+        last = written.find(0, first)
+        last = len(written) if last < 0 else last
+        addr, size = start + first * host.PAGE, (last - first) * host.PAGE
+        try:
+            data = emu.memory.read(addr, size)
+        except GuestFault:
+            data = b""
+        record = memoryview(_RECORD.pack(addr, len(data)) + data)
+        while record:
+            record = record[os.write(emu.vfork_parent, record):]
+        first = written.find(1, last)
+
+
+def _take_written_pages(emu: Emulator, records: bytes) -> None:
+    """The vfork parent's side: store the child's pages (the last copy of a page wins:
+    a child whose execve failed sends again when it exits)."""
+    at = 0
+    while at + _RECORD.size <= len(records):
+        addr, size = _RECORD.unpack_from(records, at)
+        at += _RECORD.size
+        data = records[at:at + size]
+        at += size
+        try:
+            emu.memory.write(addr, data)
+        except GuestFault:
+            continue  # unmapped or made read-only in the meantime: as if never shared
+        if (emu.memory.prot_at(addr) or 0) & PROT_EXEC:
+            emu.cpu.forget_code(addr, addr + size)
 
 
 def _package_roots() -> list[str]:
@@ -149,6 +213,7 @@ def _exec_luatrap(emu: Emulator, t: GuestThread, path: str, argv: list[str],
     command = [sys.executable, "-I", "-c", _EXEC_MAIN, "--exec-state", str(fd)]
     if emu.tracing:  # a successful execve does not return: its line is written now
         emu.session.on_result(t.tid, 0)
+    share_written_pages(emu)
     try:
         os.execve(sys.executable, command, state["host_env"])
     except OSError as e:
