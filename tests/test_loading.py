@@ -2,11 +2,12 @@
 `#!`, and argv, environment and auxiliary vector as execve(2) builds them."""
 from __future__ import annotations
 
+import errno
 import os
 
 import pytest
 
-from conftest import FAKE_GETPID, luatrap, native_run
+from conftest import FAKE_GETPID, PYTHON, luatrap, native_run
 
 SEED_LINES = ["My PID is: 99999", "PID call 1: 99999"]
 
@@ -20,13 +21,15 @@ def test_every_kind_of_executable_runs(engine, rules, cprog, flags):
 
 
 # What the emulate engine's auxiliary vector lacks or says otherwise, and why (each is a
-# known limit in docs/engines.md): no vDSO; the signal frame's and the emulated CPU's
-# extended state (AT_MINSIGSTKSZ, AT_HWCAP2) are not the host's; rseq is ENOSYS.
-EMULATE_AUXV_DIFFERS = {"AT_SYSINFO_EHDR", "AT_MINSIGSTKSZ", "AT_HWCAP2",
+# known limit in docs/engines.md): the emulated CPU has no AVX, so its signal frame
+# is smaller (AT_MINSIGSTKSZ); rseq is ENOSYS.
+EMULATE_AUXV_DIFFERS = {"AT_MINSIGSTKSZ",
                         "AT_RSEQ_FEATURE_SIZE", "AT_RSEQ_ALIGN"}
 # An aarch64 program's reference is qemu-aarch64, whose CPU (QEMU 7.2's "max") has
-# features Unicorn's (QEMU 5.0's) lacks: the HWCAP bits say what each one runs.
-AARCH64_AUXV_DIFFERS = {"AT_HWCAP", "AT_HWCAP2"}
+# features Unicorn's (QEMU 5.0's) lacks: the HWCAP bits say what each one runs. And
+# qemu-aarch64 7.2 has no vDSO and no AT_MINSIGSTKSZ, where the kernel (and luatrap)
+# give both.
+AARCH64_AUXV_DIFFERS = {"AT_HWCAP", "AT_HWCAP2", "AT_SYSINFO_EHDR", "AT_MINSIGSTKSZ"}
 
 
 def test_argv_environment_and_auxv_are_the_kernels(engine, cprog):
@@ -75,3 +78,49 @@ def test_calls_through_the_vsyscall_page_work_and_meet_rules(engine, cprog, rule
     folder = rules({"time": "function do_syscall() return 1, 42 end\n"})
     r = luatrap("--rules", folder, program, engine=engine)
     assert r.stdout.splitlines()[0] == "vsyscall time: 42"
+
+
+def test_the_program_has_a_vdso(engine, cprog):
+    """It is in the link map as linux-vdso.so.1, its symbols are found where the kernel's
+    are, and its functions answer as the kernel's do."""
+    program = cprog("vdso_calls")
+    kernels = ["link map names linux-vdso.so.1: yes",
+               "clock_gettime(CLOCK_MONOTONIC): between two system calls",
+               f"clock_gettime(bad clock): {-errno.EINVAL}", "gettimeofday: now"]
+    if engine.arch == "aarch64":  # (qemu-aarch64 7.2, the reference, has no vDSO)
+        kernels.insert(1, "__kernel_rt_sigreturn: found")
+    else:
+        assert native_run(program).stdout.splitlines() == kernels
+    r = luatrap(program, engine=engine)
+    assert (r.returncode, r.stdout.splitlines()) == (0, kernels)
+
+
+def test_ldd_lists_the_vdso(engine):
+    alone = native_run("ldd", "/bin/true").stdout
+    r = luatrap("ldd", "/bin/true", engine=engine)
+    assert "linux-vdso.so.1 (0x" in alone
+
+    def names(text: str) -> list[str]:
+        return [line.split(" (0x")[0] for line in text.splitlines()]
+    assert names(r.stdout) == names(alone)
+
+
+def test_a_clock_gettime_rule_meets_the_vdso_only_under_emulate(engine, rules):
+    """Natively the C library reads the clock from the kernel's vDSO, which makes no
+    system call; under emulate the vDSO's functions make one, which the rule sees."""
+    folder = rules({"clock_gettime": "function do_syscall() return 1, -EPERM end"})
+    r = luatrap("--rules", folder, PYTHON, "-c", "import time; print(time.monotonic() > 0)",
+                engine=engine)
+    if engine == "native":
+        assert (r.returncode, r.stdout) == (0, "True\n")
+    else:
+        assert r.returncode == 1 and "Operation not permitted" in r.stderr
+
+
+@pytest.mark.x86_64_only
+def test_fsgsbase_instructions_run_where_hwcap2_says_so(engine, cprog):
+    program = cprog("fsgsbase")
+    alone = native_run(program)
+    r = luatrap(program, engine=engine)
+    assert r.stdout == alone.stdout
+    assert alone.stdout in ("rdgsbase after wrgsbase: same\n", "no FSGSBASE\n")

@@ -194,3 +194,10 @@ def test_a_signal_the_program_sends_itself_by_pidfd_is_taken_at_once(engine, cpr
     if engine.arch == "x86_64":
         assert native_run(program).stdout == expected
     assert luatrap(program, engine=engine).stdout == expected
+
+
+def test_the_signal_frame_fits_in_at_minsigstksz(engine, cprog):
+    """The auxiliary vector's AT_MINSIGSTKSZ is the most a signal frame takes of an
+    alternate stack (glibc's sysconf(_SC_MINSIGSTKSZ) passes it on)."""
+    r = luatrap(cprog("altstack_size"), engine=engine)
+    assert r.stdout == "AT_MINSIGSTKSZ given: yes\nthe signal frame within it: yes\n"

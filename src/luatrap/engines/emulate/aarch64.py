@@ -24,6 +24,7 @@ from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.calls import OUTSIDE
 from luatrap.engines.emulate.guest_arch import EM_AARCH64, GuestArch
 from luatrap.engines.emulate.memory import GuestFault
+from luatrap.engines.emulate.vdso import AARCH64_VDSO
 from luatrap.syscalls import table
 from luatrap.syscalls.compat import aarch64_open_flags_from_host, aarch64_open_flags_to_host
 
@@ -43,7 +44,6 @@ CPACR_FPEN = 3 << 20  # FP/SIMD instructions do not trap
 NZCV_MASK = 0xF0000000
 
 SVC_0 = 0xD4000001
-SIGRETURN_CODE = struct.pack("<II", 0xD2801168, SVC_0)  # mov x8, #139; svc #0
 
 # struct rt_sigframe: siginfo (128), then ucontext: uc_flags, uc_link, uc_stack (24),
 # uc_sigmask (8), padding to 1024 bits of mask, then the 16-aligned sigcontext: fault
@@ -87,18 +87,22 @@ class Aarch64(GuestArch):
     syscalls = table.AARCH64
     platform = b"aarch64"
     hwcap, hwcap2 = HWCAP, 0
+    min_signal_stack = FRAME_SIZE + 32  # and a frame record, 16-aligned, as the kernel's
     translates = True
-    SIGRETURN = SIGRETURN_CODE
+    vdso = AARCH64_VDSO
     # Unicorn's exception numbers (target/arm/cpu.h): undefined instruction, breakpoint
     FAULT_SIGNALS = {1: (signal.SIGILL, 1), 7: (signal.SIGTRAP, 1), 4: (signal.SIGSEGV, 1),
                      3: (signal.SIGSEGV, 1)}
 
     def __init__(self) -> None:
-        self.sigreturn_code = 0  # the page the loader maps with SIGRETURN_CODE (a vdso's)
+        self.sigreturn_code = 0  # the vDSO's __kernel_rt_sigreturn
         self.sysroot: str | None = None
 
     def prepare(self, cpu: Cpu) -> None:
         cpu.write(REG_CPACR_EL1, CPACR_FPEN)
+
+    def vdso_loaded(self, symbols: dict[str, int]) -> None:
+        self.sigreturn_code = symbols["__kernel_rt_sigreturn"]
 
     def host_numbers(self) -> dict[int, int]:
         """By name; not the calls translated here (the C hook leaves them to Python,

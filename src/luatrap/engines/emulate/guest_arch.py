@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import signals as sig
+from luatrap.engines.emulate.vdso import X86_64_VDSO
 from luatrap.syscalls import table
 
 if TYPE_CHECKING:
@@ -34,7 +35,10 @@ class GuestArch:
     PC, SP, RESULT, TLS = regs.RIP, regs.RSP, regs.RAX, regs.FS_BASE
     syscalls = table.X86_64
     platform = b"x86_64"
-    hwcap, hwcap2 = 0x178BFBFF, 0
+    hwcap = 0x178BFBFF
+    hwcap2 = 2  # HWCAP2_FSGSBASE: Unicorn runs rdfsbase/wrfsbase (its CR4 enables them)
+    min_signal_stack = sig.MIN_SIGNAL_STACK
+    vdso = X86_64_VDSO  # what its vDSO holds
     translates = False  # do its call numbers and structures differ from the host's?
     sysroot: str | None = None  # -L: where the guest's absolute paths are looked up first
     # Unicorn interrupt numbers -> (signal, si_code) of a fault
@@ -57,6 +61,9 @@ class GuestArch:
     def calls(self) -> dict[int, object]:
         """Guest call number -> its translation for the host (none for x86_64)."""
         return {}
+
+    def vdso_loaded(self, symbols: dict[str, int]) -> None:
+        """The loader mapped the vDSO: where its symbols are (x86_64 needs none)."""
 
     def in_sysroot(self, path: bytes) -> bytes:
         """An absolute path as the guest means it (see aarch64.py's -L)."""

@@ -3,8 +3,8 @@
 The program's segments are mapped from its file at their addresses (plus a load bias
 for PIE), the dynamic loader named in PT_INTERP next to it, and the stack gets argc,
 argv, envp and the auxiliary vector in the kernel's layout (the System V ABI, the same
-for x86_64 and aarch64). An aarch64 program also gets a page with the code its signal
-handlers return through (the kernel's vdso sigreturn trampoline).
+for x86_64 and aarch64), and a vDSO (vdso.py; an aarch64 program's signal handlers
+return through its trampoline, as the kernel's).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass
 
 from luatrap.engines.base import MACHINES
-from luatrap.engines.emulate import host
+from luatrap.engines.emulate import host, vdso
 from luatrap.engines.emulate.host import failed, page_down, page_up
 from luatrap.engines.emulate.memory import MAP_FIXED, MAP_FIXED_NOREPLACE, GuestMemory, host_prot
 
@@ -27,7 +27,8 @@ STACK_SIZE = 8 << 20
 MAX_SCRIPT_DEPTH = 4
 AT = {"PHDR": 3, "PHENT": 4, "PHNUM": 5, "PAGESZ": 6, "BASE": 7, "FLAGS": 8, "ENTRY": 9,
       "UID": 11, "EUID": 12, "GID": 13, "EGID": 14, "PLATFORM": 15, "HWCAP": 16,
-      "CLKTCK": 17, "SECURE": 23, "RANDOM": 25, "HWCAP2": 26, "EXECFN": 31}
+      "CLKTCK": 17, "SECURE": 23, "RANDOM": 25, "HWCAP2": 26, "EXECFN": 31,
+      "MINSIGSTKSZ": 51}
 
 
 class ExecError(Exception):
@@ -224,7 +225,8 @@ def build_stack(memory: GuestMemory, argv: list[bytes], envp: list[bytes], execf
     auxv = auxv + [(AT["PAGESZ"], host.PAGE), (AT["CLKTCK"], 100), (AT["FLAGS"], 0),
                    (AT["UID"], os.getuid()), (AT["EUID"], os.geteuid()),
                    (AT["GID"], os.getgid()), (AT["EGID"], os.getegid()), (AT["SECURE"], 0),
-                   (AT["HWCAP"], arch.hwcap), (AT["HWCAP2"], arch.hwcap2), (AT["RANDOM"], random),
+                   (AT["HWCAP"], arch.hwcap), (AT["HWCAP2"], arch.hwcap2),
+                   (AT["MINSIGSTKSZ"], arch.min_signal_stack), (AT["RANDOM"], random),
                    (AT["PLATFORM"], platform), (AT["EXECFN"], fn), (0, 0)]
     words = [len(argv), *arg_ptrs, 0, *env_ptrs, 0, *[x for pair in auxv for x in pair]]
     if len(words) % 2:
@@ -252,23 +254,15 @@ def load_program(memory: GuestMemory, path: str, argv: list[str], env: list[byte
                                          "-L SYSROOT, as -L /usr/aarch64-linux-gnu)") from None
             raise
         entry, interp_base = ld.entry, ld.bias
-    if getattr(arch, "sigreturn_code", None) is not None:
-        arch.sigreturn_code = map_code(memory, arch.SIGRETURN)
+    try:
+        base, symbols = vdso.map_vdso(memory, arch.vdso)
+    except vdso.VdsoError:
+        raise ExecError(errno.ENOMEM, "cannot map the vDSO") from None
+    arch.vdso_loaded(symbols)
     memory.brk_start = memory.brk = page_up(exe.end)
     auxv = [(AT["PHDR"], exe.phdr), (AT["PHENT"], exe.phent), (AT["PHNUM"], exe.phnum),
-            (AT["BASE"], interp_base), (AT["ENTRY"], exe.entry)]
+            (AT["BASE"], interp_base), (AT["ENTRY"], exe.entry),
+            (vdso.AT_SYSINFO_EHDR, base)]
     args = [a.encode(errors="surrogateescape") for a in argv]
     return entry, build_stack(memory, args, env, execfn, auxv, arch)
 
-
-def map_code(memory: GuestMemory, code: bytes) -> int:
-    """A read-only, executable guest page holding `code`; its address."""
-    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
-    page = host.syscall(9, 0, host.PAGE, mmap.PROT_READ | mmap.PROT_WRITE, flags, -1, 0)
-    if failed(page):
-        raise ExecError(errno.ENOMEM, "cannot map the signal return page")
-    ctypes.memmove(page, code, len(code))
-    if failed(host.syscall(10, page, host.PAGE, mmap.PROT_READ | mmap.PROT_EXEC, 0, 0, 0)):
-        raise ExecError(errno.ENOMEM, "cannot protect the signal return page")
-    memory.record(page, page + host.PAGE, mmap.PROT_READ | mmap.PROT_EXEC)
-    return page

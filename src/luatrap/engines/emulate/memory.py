@@ -41,6 +41,7 @@ class GuestMemory:
         self.starts: list[int] = []
         self.ranges: list[tuple[int, int, int]] = []
         self.brk_start = self.brk = 0
+        self.vdso = (0, 0)  # where the loader put the vDSO (vdso.py)
 
     # -- bookkeeping -----------------------------------------------------------------
     def covers(self, start: int, end: int) -> bool:

@@ -142,7 +142,9 @@ class ProcSelf:
                 continue
             fields = line.split(None, 5)
             if len(fields) < 6 or not fields[5].strip():  # anonymous: name the guest's own
+                vdso = self.emu.memory.vdso
                 label = (b"[stack]" if start < self.stack_top <= end else
+                         b"[vdso]" if start < vdso[1] and vdso[0] < end else
                          b"[heap]" if heap[0] < heap[1] and start < heap[1] and heap[0] < end
                          else b"")
                 line = b" ".join(fields[:5]) + (b" " * 19 + label if label else b"") + b"\n"

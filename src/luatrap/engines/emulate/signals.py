@@ -37,6 +37,9 @@ BLOCKABLE = {int(s) for s in signal.valid_signals()} - UNCATCHABLE
 # struct rt_sigframe: pretcode, then ucontext (flags, link, stack_t, sigcontext, mask)
 UC, UC_STACK, UC_MCONTEXT, UC_MASK, UC_SIZE = 8, 16, 40, 296, 304
 SIGINFO_SIZE, FXSAVE_SIZE = 128, 512
+# The most build_frame takes of an alternate stack (AT_MINSIGSTKSZ): the frame, the
+# FXSAVE area and their alignments.
+MIN_SIGNAL_STACK = (8 + UC_SIZE + SIGINFO_SIZE + FXSAVE_SIZE + 63 + 15 + 15) & ~15
 FPSTATE_PTR = UC_MCONTEXT + 184  # sigcontext.fpstate
 
 
