@@ -11,7 +11,7 @@ import sys
 from setuptools import Extension, setup
 
 SOURCES = ["rules.c", "rule_errors.c", "host_api.c", "memory.c", "guest_map.c", "emulate_hook.c",
-           "emulate_memory.c", "foreign_calls.c", "guest_pointers.c", "notify_loop.c",
+           "emulate_memory.c", "emulate_seccomp.c", "guest_seccomp.c", "foreign_calls.c", "guest_pointers.c", "notify_loop.c",
            "traced_calls.c", "traced_wait.c", "resolve.c", "module.c"]
 DEBIAN_HINT = "apt-get install -y gcc pkg-config liblua5.4-dev python3-dev"
 
@@ -52,7 +52,7 @@ def extensions() -> list[Extension]:
                       depends=[f"src/core/{h}" for h in
                                ("rules.h", "module.h", "unicorn_api.h", "guest_map.h",
                                 "foreign_calls.h", "guest_pointers.h", "resolve.h",
-                                "traced_calls.h")])]
+                                "traced_calls.h", "emulate_hook.h", "guest_seccomp.h")])]
 
 
 setup(ext_modules=extensions())

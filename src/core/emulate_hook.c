@@ -50,15 +50,20 @@ enum route {
 #define NO_PATH 0xFF /* path_arg[nr]: the call names no /proc path Python answers */
 #define AARCH64_EXCP_SWI 2 /* the interrupt number Unicorn gives an aarch64 `svc` */
 
+#define AUDIT_ARCH_X86_64 0xc000003eU
+#define AUDIT_ARCH_AARCH64 0xc00000b7U
+
 static const struct guest_abi guest_abis[] = {
     {"x86_64",
      {UC_X86_REG_RAX, UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_R10,
       UC_X86_REG_R8, UC_X86_REG_R9},
-     UC_X86_REG_RAX, -1},
+     UC_X86_REG_RAX, -1, UC_X86_REG_RIP, 2 /* the hook runs at `syscall` */,
+     AUDIT_ARCH_X86_64},
     {"aarch64",
      {UC_ARM64_REG_X8, UC_ARM64_REG_X0, UC_ARM64_REG_X0 + 1, UC_ARM64_REG_X0 + 2,
       UC_ARM64_REG_X0 + 3, UC_ARM64_REG_X0 + 4, UC_ARM64_REG_X0 + 5},
-     UC_ARM64_REG_X0, AARCH64_EXCP_SWI},
+     UC_ARM64_REG_X0, AARCH64_EXCP_SWI, UC_ARM64_REG_PC, 0 /* past the `svc` already */,
+     AUDIT_ARCH_AARCH64},
 };
 
 static int flag(const int *f) {
@@ -124,6 +129,8 @@ static void on_syscall(uc_engine *uc, void *data) {
 
   h->api.reg_read_batch(h->uc, h->abi->regs, ptrs, 7);
   nr = (uint32_t)v[0];
+  if (h->seccomp != NULL && emu_seccomp_answers(h, nr, args))
+    return;
   route = nr < LT_MAX_NR ? h->route[nr] : ROUTE_PYTHON;
   host_nr = nr < LT_MAX_NR ? h->host_nr[nr] : -1;
   if (host_nr < 0)
@@ -270,6 +277,8 @@ static void Hook_dealloc(EmulateHookObject *self) {
   Py_XDECREF(h->after_host_call);
   Py_XDECREF(h->on_interrupt);
   Py_XDECREF((PyObject *)h->rules);
+  Py_XDECREF(h->seccomp);
+  Py_XDECREF(h->on_seccomp);
   Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -461,6 +470,14 @@ static PyMethodDef Hook_methods[] = {
     {"set_host_nr", (PyCFunction)Hook_set_host_nr, METH_VARARGS,
      "set_host_nr(nr, host_nr): the host's number of guest call nr (-1: the host has "
      "none, or its arguments differ: the call goes to Python)"},
+    {"set_seccomp", (PyCFunction)Hook_set_seccomp, METH_VARARGS,
+     "set_seccomp(filters, on_verdict): the running thread's seccomp filters (bytes: "
+     "newest first, each a 32-bit count and its sock_filter instructions) or None; "
+     "on_verdict(nr, a1..a6, verdict) is called for a trap or a kill"},
+    {"check_filter", (PyCFunction)Hook_check_filter, METH_O,
+     "check_filter(instructions): would the kernel accept this seccomp filter?"},
+    {"seccomp_decide", (PyCFunction)Hook_seccomp_decide, METH_VARARGS,
+     "seccomp_decide(nr, arch, ip, (a1..a6)): the filters' verdict (SECCOMP_RET_*)"},
     {"set_route", (PyCFunction)Hook_set_route, METH_VARARGS,
      "set_route(nr, route): 0 Python, 1 host (may block), 2 host (never blocks)"},
     {NULL, NULL, 0, NULL},

@@ -1,7 +1,8 @@
 /*
-** emulate_hook.h - the emulate engine's hook object, shared by its two files:
-** emulate_hook.c (the per-call path, the object's life and routes) and
-** emulate_memory.c (guest memory as Unicorn sees it: TLB fills, maps, faults).
+** emulate_hook.h - the emulate engine's hook object, shared by its files:
+** emulate_hook.c (the per-call path, the object's life and routes),
+** emulate_memory.c (guest memory as Unicorn sees it: TLB fills, maps, faults) and
+** emulate_seccomp.c (the guest's own seccomp filters, run before the call is decided).
 */
 #ifndef LUATRAP_EMULATE_HOOK_H
 #define LUATRAP_EMULATE_HOOK_H
@@ -21,6 +22,9 @@ struct guest_abi {
   int regs[7];   /* the number, then arguments 1..6 */
   int result;
   int interrupt; /* -1: an instruction hook on `syscall`; else this interrupt number */
+  int pc;
+  int pc_after_call; /* what to add to the hook's pc for the address after the call */
+  uint32_t audit_arch; /* seccomp_data's arch (AUDIT_ARCH_*) */
 };
 
 struct emu_hook {
@@ -47,6 +51,8 @@ struct emu_hook {
   int signal_pending;        /* a guest signal may be pending: Python delivers it */
   int multi_threaded;        /* other guest threads may wait for the CPU */
   int in_host_call;          /* the CPU's thread waits in a call forwarded from here */
+  PyObject *seccomp;         /* the running guest thread's filters (bytes), or NULL */
+  PyObject *on_seccomp;      /* (nr, a1..a6, verdict) -> None: a trap or a kill */
 };
 
 typedef struct {
@@ -63,5 +69,11 @@ PyObject *Hook_forget_code(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_run_to(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_use_own_tlb(EmulateHookObject *self, PyObject *arg);
 PyObject *Hook_take_fault(EmulateHookObject *self, PyObject *unused);
+
+/* emulate_seccomp.c */
+int emu_seccomp_answers(struct emu_hook *h, uint32_t nr, const int64_t args[6]);
+PyObject *Hook_set_seccomp(EmulateHookObject *self, PyObject *args);
+PyObject *Hook_seccomp_decide(EmulateHookObject *self, PyObject *args);
+PyObject *Hook_check_filter(EmulateHookObject *self, PyObject *program);
 
 #endif

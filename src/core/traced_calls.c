@@ -292,8 +292,17 @@ PyObject *seccomp_stop(struct traced_calls *t, pid_t tid, int skip_hooks) {
   struct injection *inj;
   int64_t a[6];
   int nr;
-  if (ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0 || stopped_call(tid, &call) != 0)
+  unsigned long data = LT_TRACE_MARK;
+  if (ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0 || stopped_call(tid, &call) != 0 ||
+      ptrace(PTRACE_GETEVENTMSG, tid, 0, &data) != 0)
     Py_RETURN_NONE; /* it died meanwhile; its exit follows */
+  if (data != LT_TRACE_MARK) { /* the program's filter's verdict: no tracer, ENOSYS */
+    regs.orig_rax = (unsigned long long)-1;
+    regs.rax = (unsigned long long)-ENOSYS;
+    ptrace(PTRACE_SETREGS, tid, 0, &regs);
+    ptrace(PTRACE_CONT, tid, 0, 0);
+    Py_RETURN_NONE;
+  }
   if (injection_of(t, tid) != NULL) { /* the hook's own call: run it */
     ptrace(PTRACE_SYSCALL, tid, 0, 0);
     Py_RETURN_NONE;

@@ -12,6 +12,10 @@
 #include "module.h"
 
 #define MAX_INJECTIONS 256 /* threads inside a c_do_syscall at once */
+/* The SECCOMP_RET_DATA of luatrap's own SECCOMP_RET_TRACE verdicts (kernel.py's
+** TRACE_MARK): a seccomp stop with other data is the program's own filter asking for a
+** tracer, and is answered as the kernel answers it when there is none. */
+#define LT_TRACE_MARK 0x4c54
 
 struct injection {
   pid_t tid;                          /* 0: a free slot */

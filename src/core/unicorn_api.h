@@ -42,8 +42,10 @@ typedef size_t uc_hook;
 #define UC_X86_REG_R8 106
 #define UC_X86_REG_R9 107
 #define UC_X86_REG_R10 108
+#define UC_X86_REG_RIP 41
 #define UC_ARM64_REG_X0 199 /* X1..X28 follow; include/unicorn/arm64.h */
 #define UC_ARM64_REG_X8 207
+#define UC_ARM64_REG_PC 260
 
 struct uc_tlb_entry { /* UC_HOOK_TLB_FILL's answer */
   uint64_t paddr;

@@ -88,6 +88,7 @@ class Aarch64(GuestArch):
     platform = b"aarch64"
     hwcap, hwcap2 = HWCAP, 0
     min_signal_stack = FRAME_SIZE + 32  # and a frame record, 16-aligned, as the kernel's
+    audit_arch = 0xC00000B7  # AUDIT_ARCH_AARCH64
     translates = True
     vdso = AARCH64_VDSO
     # Unicorn's exception numbers (target/arm/cpu.h): undefined instruction, breakpoint

@@ -29,7 +29,7 @@ CLONE_VM, CLONE_VFORK, CLONE_SETTLS = 0x100, 0x4000, 0x80000
 CLONE_PARENT_SETTID, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID = 0x100000, 0x200000, 0x1000000
 CLONE_THREAD = 0x10000
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
-PR_SET_SECCOMP = 22
+PR_GET_SECCOMP, PR_SET_SECCOMP = 21, 22
 SFD_NONBLOCK, SFD_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 MAX_ARGS = 1 << 16
 PPOLL = syscall_table.by_name("ppoll").nr
@@ -122,9 +122,13 @@ def exit_group(emu: Emulator, t: GuestThread, code: int, *_) -> object:
 
 
 def prctl(emu: Emulator, t: GuestThread, option: int, *args) -> int:
-    if option == PR_SET_SECCOMP:
-        return -errno.EINVAL  # a filter would apply to luatrap itself
+    if option in (PR_GET_SECCOMP, PR_SET_SECCOMP):  # the guest's own (seccomp.py)
+        return emu.seccomp.prctl(t, option & 0xFFFFFFFF, args[0], args[1])
     return host.syscall(157, option, *args)
+
+
+def seccomp(emu: Emulator, t: GuestThread, op: int, flags: int, uargs: int, *_) -> int:
+    return emu.seccomp.seccomp(t, op, flags, uargs)
 
 
 # -- signals -------------------------------------------------------------------------
@@ -448,7 +452,7 @@ EMULATED = {
     # Another process's memory may be another luatrap's (a guest's parent or child), and
     # this process's is luatrap's: as qemu-user, no debugging calls (ENOSYS).
     "ptrace": enosys, "process_vm_readv": enosys, "process_vm_writev": enosys,
-    "modify_ldt": enosys, "seccomp": enosys, "prctl": prctl,
+    "modify_ldt": enosys, "seccomp": seccomp, "prctl": prctl,
     "exit": exit_, "exit_group": exit_group,
     "rt_sigaction": rt_sigaction, "rt_sigprocmask": rt_sigprocmask,
     "rt_sigpending": rt_sigpending, "rt_sigreturn": rt_sigreturn,

@@ -41,8 +41,10 @@ class SignalDelivery:
             return
         if refused is not None and refused[2]:
             refused = self.reach_fetch_fault(refused)
+        info = None
         if t.fault:
-            signo, code, addr = t.fault
+            signo, code, addr, *given = t.fault
+            info = given[0] if given else None
         elif refused is not None and err == regs.UC_ERR_EXCEPTION:
             page, mapped, _ = refused
             addr = self.cpu.fault_address(page)
@@ -57,7 +59,7 @@ class SignalDelivery:
         act = self.signals.actions[signo]
         if act.handler in (sig.SIG_DFL, sig.SIG_IGN) or t.mask & sig.bit(signo):
             self.exit_process(None, signo)
-        self.enter_handler(t, signo, act, sig.make_info(signo, code, addr=addr))
+        self.enter_handler(t, signo, act, info or sig.make_info(signo, code, addr=addr))
 
     def reach_fetch_fault(self, refused: tuple) -> tuple:
         """An instruction fetch was refused while Unicorn translated a block that runs

@@ -29,6 +29,7 @@ from luatrap.engines.emulate.descriptors import ReservedFds, fd_base
 from luatrap.engines.emulate.foreign import OPEN_CALLS, X32_BIT, ForeignCalls
 from luatrap.engines.emulate.guest_arch import X86_64, GuestArch
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
+from luatrap.engines.emulate.seccomp import GuestSeccomp
 from luatrap.engines.emulate.threads import CpuLock, GuestThread
 from luatrap.engines.emulate.watcher import Watcher, block_signals
 from luatrap.engines.process_memory import ProcessMemory
@@ -76,6 +77,8 @@ class Emulator(ForeignCalls, SignalDelivery):
         self.translated = arch.calls() if arch.translates else {}
         self.init_foreign(session)
         self.signals.on_post = self.note_signals
+        self.seccomp = GuestSeccomp(self)
+        self.guarded_seccomp_verdict = self._guarded(self.on_seccomp_verdict)
         self.hook = _core.EmulateHook(regs.LIBRARY, self.cpu.uc, self._guarded(self.on_syscall),
                                       self._guarded(self.after_host_call),
                                       self._guarded(self.on_interrupt),
@@ -300,14 +303,30 @@ class Emulator(ForeignCalls, SignalDelivery):
         t = self.current
         if vector == 0x80 and not self.arch.translates:
             values = self._i386_args.load()
-            result = self.i386_call(t, values[0] & 0xFFFFFFFF,
-                                    [v & 0xFFFFFFFF for v in values[1:7]])
+            nr, args = values[0] & 0xFFFFFFFF, [v & 0xFFFFFFFF for v in values[1:7]]
+            result = self.seccomp.i386_verdict(t, nr, args) if t.seccomp else None
+            if t.fault or t.exit_code is not None:
+                return  # a filter's trap or kill
+            if result is None:
+                result = self.i386_call(t, nr, args)
             if result is not DONE:  # (exit)
                 values[0] = result
                 self._i386_args.store()
             return
         t.fault = self.arch.FAULT_SIGNALS.get(vector, (signal.SIGSEGV, 0x80)) + (None,)
         self.cpu.stop()
+
+    def on_seccomp_verdict(self, nr: int, *args_and_verdict: int) -> None:
+        """The guest's seccomp filters trap or kill this call (the C hook's report)."""
+        t = self.current
+        self.seccomp.verdict(t, nr, self.arch.audit_arch, self.arch.after_syscall(self.cpu),
+                             args_and_verdict[-1])
+
+    def take_cpu(self, t: GuestThread) -> None:
+        """Guest thread `t` runs on the CPU from now on (it waits until it may)."""
+        self.cpu_lock.acquire(t)
+        self.current = t
+        self.seccomp.enter(t)
 
     # -- running a thread ----------------------------------------------------------
     def run_thread(self, t: GuestThread) -> None:
@@ -326,8 +345,7 @@ class Emulator(ForeignCalls, SignalDelivery):
 
     def _run_thread(self, t: GuestThread) -> None:
         lock, cpu = self.cpu_lock, self.cpu
-        lock.acquire(t)
-        self.current = t
+        self.take_cpu(t)
         while True:
             if t.own_signals:
                 self.take_own_signals(t)
@@ -345,8 +363,7 @@ class Emulator(ForeignCalls, SignalDelivery):
                 self.call_outside(t)
             elif lock.contended():
                 lock.release(t)
-                lock.acquire(t)
-                self.current = t
+                self.take_cpu(t)
         self.thread_exit(t)
 
     def call_outside(self, t: GuestThread) -> None:
@@ -355,8 +372,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         t.call = None
         self.cpu_lock.release(t)
         result = self.host_call(t, nr, args)
-        self.cpu_lock.acquire(t)
-        self.current = t
+        self.take_cpu(t)
         if t.then is not None:
             then, t.then = t.then, None
             result = then(result)
@@ -407,7 +423,8 @@ class Emulator(ForeignCalls, SignalDelivery):
 
     def new_thread(self, t: GuestThread, context) -> GuestThread:
         """Start a host thread for a guest thread whose registers are in `context`."""
-        child = GuestThread(context=context, mask=t.mask)
+        child = GuestThread(context=context, mask=t.mask, seccomp=t.seccomp,
+                            seccomp_mode=t.seccomp_mode)
         ready = threading.Event()
 
         def main() -> None:
@@ -441,6 +458,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         self.threads.append(t)
         self.signals.process_pending = settings.get("pending", 0)  # kept by execve
         self.note_signals()
+        self.seccomp.restore(t, settings)
         env = settings.get("raw_env") or [f"{k}={v}".encode(errors="surrogateescape")
                                           for k, v in program.env.items()]
         try:

@@ -194,6 +194,7 @@ def _exec_luatrap(emu: Emulator, t: GuestThread, path: str, argv: list[str],
     state = dict(emu.exec_state, path=path, argv=argv, close_after_load=keep,
                  env=[e.decode("latin-1") for e in env],
                  mask=t.mask, pending=t.pending | emu.signals.process_pending,
+                 **emu.seccomp.exec_state(t),
                  ignored=[s for s, a in emu.signals.actions.items() if a.handler == 1])
     state["signalfds"] = kept = {}
     for guest_fd, (wanted, write_end) in emu.signals.signalfds.items():

@@ -47,7 +47,9 @@ class GuestThread:
     scratch: object = None  # a buffer a translated call hands the host (aarch64.py)
     path_buffer: object = None  # ... and the sysroot's path it names (-L)
     exit_code: int | None = None
-    fault: int = 0
+    fault: int | tuple = 0  # (signal, si_code, address[, siginfo]) of a fault to take
+    seccomp: bytes | None = None  # its seccomp filters (seccomp.py), newest first
+    seccomp_mode: int = 0  # PR_GET_SECCOMP's answer
     wake: threading.Lock = field(default_factory=_held_lock)
 
 

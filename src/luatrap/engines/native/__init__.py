@@ -42,12 +42,12 @@ def run(program: Program, session: Session) -> int:
     i386, x32 = compat.foreign_numbers(ruled)
     prog = None
     if session.tracing:  # every ruled or x86_64 call stops under ptrace, to see its result
-        prog = seccomp_filter.build({}, dict.fromkeys(i386, k.SECCOMP_RET_TRACE),
-                                    dict.fromkeys(x32, k.SECCOMP_RET_TRACE),
-                                    k.SECCOMP_RET_TRACE, supervisor=os.getpid())
+        prog = seccomp_filter.build({}, dict.fromkeys(i386, k.LUATRAP_TRACE),
+                                    dict.fromkeys(x32, k.LUATRAP_TRACE),
+                                    k.LUATRAP_TRACE, supervisor=os.getpid())
     elif hooked:
         def action(needs_ptrace: bool) -> int:
-            return k.SECCOMP_RET_TRACE if needs_ptrace else k.SECCOMP_RET_USER_NOTIF
+            return k.LUATRAP_TRACE if needs_ptrace else k.SECCOMP_RET_USER_NOTIF
         socketcall_ptrace = any(hooked[target] for target, _ in map(
             compat.socketcall_target, compat.SOCKETCALL) if target in hooked)
         prog = seccomp_filter.build(
