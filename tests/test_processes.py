@@ -283,6 +283,19 @@ def test_proc_self_is_the_programs(engine, rules, cprog):
     assert r.stdout == alone.stdout, r.stderr
 
 
+def test_another_process_sees_the_programs_proc_entries(engine, cprog, build_program):
+    """A parent reading its child's /proc/PID (as ps and pgrep do) finds the child's
+    name, command line (as the child rewrote it), environment and auxiliary vector."""
+    def kernels(program: Path) -> list[str]:  # (qemu-aarch64 shows its own entries)
+        return [f"comm: {program.name[:15]}", f"cmdline: [{program.name}] [child] [ONE] [4]",
+                "environ: LUATRAP_PEER=seen", "auxv: AT_ENTRY the child's"]
+    host_build = build_program("peer_proc")
+    assert native_run(host_build).stdout.splitlines() == kernels(host_build)
+    program = cprog("peer_proc")
+    r = luatrap(program, engine=engine)
+    assert r.stdout.splitlines() == kernels(program), r.stderr
+
+
 LIST_FDS = """
 import os
 print(sorted(map(int, os.listdir('/proc/self/fd'))))

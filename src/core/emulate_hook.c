@@ -474,6 +474,9 @@ static PyMethodDef Hook_methods[] = {
      "set_seccomp(filters, on_verdict): the running thread's seccomp filters (bytes: "
      "newest first, each a 32-bit count and its sock_filter instructions) or None; "
      "on_verdict(nr, a1..a6, verdict) is called for a trap or a kill"},
+    {"show_process", (PyCFunction)Hook_show_process, METH_VARARGS,
+     "show_process(arg_start, arg_end, env_start, env_end, auxv, auxv_size, exe_fd): "
+     "the kernel's /proc/PID shows these (prctl PR_SET_MM_MAP); 0 or -errno"},
     {"check_filter", (PyCFunction)Hook_check_filter, METH_O,
      "check_filter(instructions): would the kernel accept this seccomp filter?"},
     {"seccomp_decide", (PyCFunction)Hook_seccomp_decide, METH_VARARGS,

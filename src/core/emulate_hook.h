@@ -2,7 +2,8 @@
 ** emulate_hook.h - the emulate engine's hook object, shared by its files:
 ** emulate_hook.c (the per-call path, the object's life and routes),
 ** emulate_memory.c (guest memory as Unicorn sees it: TLB fills, maps, faults) and
-** emulate_seccomp.c (the guest's own seccomp filters, run before the call is decided).
+** emulate_seccomp.c (the guest's own seccomp filters, run before the call is decided)
+** and emulate_process.c (the process as other processes see it in /proc).
 */
 #ifndef LUATRAP_EMULATE_HOOK_H
 #define LUATRAP_EMULATE_HOOK_H
@@ -69,6 +70,9 @@ PyObject *Hook_forget_code(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_run_to(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_use_own_tlb(EmulateHookObject *self, PyObject *arg);
 PyObject *Hook_take_fault(EmulateHookObject *self, PyObject *unused);
+
+/* emulate_process.c */
+PyObject *Hook_show_process(EmulateHookObject *self, PyObject *args);
 
 /* emulate_seccomp.c */
 int emu_seccomp_answers(struct emu_hook *h, uint32_t nr, const int64_t args[6]);

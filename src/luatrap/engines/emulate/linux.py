@@ -468,6 +468,7 @@ class Emulator(ForeignCalls, SignalDelivery):
             raise EngineError(str(e)) from None
         self.proc = proc_self.ProcSelf(self, os.path.realpath(
             loader.script_argv(program.path, program.argv)[0]), sp)
+        self.proc.show_to_others(program.path)
         if settings.get("close_after_load") is not None:  # execveat's descriptor copy
             os.close(settings["close_after_load"])
         self.exec_state = {k: v for k, v in settings.items()

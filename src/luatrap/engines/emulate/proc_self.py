@@ -8,10 +8,15 @@ reads to learn about itself are answered from the guest's side:
   exe      readlink gives the guest program's path; open, stat and access reach it
   cmdline, environ, auxv   the guest's argument, environment and auxiliary vectors
   maps     the host's lines for the guest's own ranges only ([stack] and [heap] named)
-  stat     the host's, with the guest program's name and stack
+  stat     the host's, with the guest program's stack
   fd/, fdinfo/   listed without luatrap's own descriptors
 
 A file is made once per open, in a memfd, so reads, seeks and fstat behave as on a file.
+
+Other processes read the kernel's /proc/PID, so the kernel is told too (show_to_others):
+the process's name (comm), and, through prctl(PR_SET_MM_MAP), the guest's command line,
+environment and auxiliary vector (where the kernel has checkpoint/restore) and its
+executable (where luatrap may: CAP_CHECKPOINT_RESTORE).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import re
 import struct
 from typing import TYPE_CHECKING
 
+from luatrap.engines.emulate import host
 from luatrap.engines.emulate.memory import GuestFault
 from luatrap.syscalls import table
 
@@ -33,6 +39,7 @@ _SELF = re.compile(rb"^/proc/+(?:self|thread-self|(\d+)(?:/+task/+(\d+))?)/+"
                    rb"(exe|cmdline|environ|auxv|maps|smaps|stat|fd|fdinfo)/*$")
 O_CLOEXEC = 0o2000000
 MFD_CLOEXEC = 1
+PR_SET_NAME = 15
 
 
 class ProcSelf:
@@ -43,8 +50,29 @@ class ProcSelf:
         self.exe = os.path.abspath(exe).encode(errors="surrogateescape")
         self._exe_name = ctypes.create_string_buffer(self.exe)  # for calls made for it
         self.stack_top = sp
-        self.argv, self.env, self.auxv = _initial_stack(emu, sp)
+        self.initial = InitialStack(emu, sp)
+        self.argv, self.env, self.auxv = self.initial.argv, self.initial.env, self.initial.auxv
         self.fd_dirs: set[int] = set()  # descriptors of /proc/self/fd (or fdinfo)
+
+    def show_to_others(self, exec_path: str) -> None:
+        """What other processes read in this one's /proc/PID (ps, pgrep, a parent
+        reading its child's cmdline): the guest's, as far as the kernel lets luatrap
+        say. `exec_path` is the path it was executed by, whose last part the kernel
+        makes the process's name."""
+        name = ctypes.create_string_buffer(os.path.basename(
+            os.fsencode(exec_path).rstrip(b"/"))[:15])
+        host.syscall(157, PR_SET_NAME, ctypes.addressof(name), 0, 0, 0, 0)
+        try:
+            exe_fd = os.open(self.exe, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            exe_fd = -1
+        s = self.initial
+        try:
+            self.emu.hook.show_process(s.arg_start, s.arg_end, s.env_start, s.env_end,
+                                       s.auxv_at, len(s.auxv), exe_fd)
+        finally:
+            if exe_fd >= 0:
+                os.close(exe_fd)
 
     def which(self, path: bytes) -> str | None:
         """The entry `path` names if it is one of the guest's own, else None."""
@@ -158,30 +186,40 @@ class ProcSelf:
         head, rest = text.split(b" (", 1)
         fields = rest.rsplit(b") ", 1)[1].split()
         fields[25] = str(self.stack_top).encode()  # startstack (field 28)
-        comm = os.path.basename(self.exe)[:15]
+        comm = text[len(head) + 2:text.rindex(b") ")]  # the guest's (show_to_others)
         return head + b" (" + comm + b") " + b" ".join(fields) + b"\n"
 
 
-def _initial_stack(emu: Emulator, sp: int) -> tuple[list[bytes], list[bytes], bytes]:
-    """argv, envp and the auxiliary vector, as the loader laid them out at `sp`."""
-    memory = emu.memory
+class InitialStack:
+    """argv, envp and the auxiliary vector, as the loader laid them out at `sp`, and
+    where their strings lie (the kernel's arg_start/arg_end and env_start/env_end)."""
 
-    def word(at: int) -> int:
-        return struct.unpack("<Q", memory.read(at, 8))[0]
+    def __init__(self, emu: Emulator, sp: int) -> None:
+        memory = emu.memory
 
-    argc = word(sp)
-    at = sp + 8
-    argv = [memory.read_string(word(at + 8 * i)) for i in range(argc)]
-    at += 8 * (argc + 1)
-    env = []
-    while (ptr := word(at)) != 0:
-        env.append(memory.read_string(ptr))
+        def word(at: int) -> int:
+            return struct.unpack("<Q", memory.read(at, 8))[0]
+
+        argc = word(sp)
+        at = sp + 8
+        pointers = [word(at + 8 * i) for i in range(argc)]
+        self.argv = [memory.read_string(p) for p in pointers]
+        at += 8 * (argc + 1)
+        env_pointers = []
+        while (ptr := word(at)) != 0:
+            env_pointers.append(ptr)
+            at += 8
+        self.env = [memory.read_string(p) for p in env_pointers]
         at += 8
-    at += 8
-    start = at
-    while word(at) != 0:
-        at += 16
-    return argv, env, memory.read(start, at + 16 - start)
+        self.auxv_at = at
+        while word(at) != 0:
+            at += 16
+        self.auxv = memory.read(self.auxv_at, at + 16 - self.auxv_at)
+        self.arg_start = pointers[0] if pointers else sp
+        self.arg_end = pointers[-1] + len(self.argv[-1]) + 1 if pointers else self.arg_start
+        self.env_start = env_pointers[0] if env_pointers else self.arg_end
+        self.env_end = (env_pointers[-1] + len(self.env[-1]) + 1 if env_pointers
+                        else self.env_start)
 
 
 # -- the calls that name a path (number -> where the path is, where the flags are) ---------
