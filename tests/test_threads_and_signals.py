@@ -201,3 +201,15 @@ def test_the_signal_frame_fits_in_at_minsigstksz(engine, cprog):
     alternate stack (glibc's sysconf(_SC_MINSIGSTKSZ) passes it on)."""
     r = luatrap(cprog("altstack_size"), engine=engine)
     assert r.stdout == "AT_MINSIGSTKSZ given: yes\nthe signal frame within it: yes\n"
+
+
+def test_a_robust_mutex_whose_owner_died_says_so(engine, cprog, build_program):
+    """EOWNERDEAD after the owner thread is joined, for a thread already waiting, and
+    for a mutex shared with a process that exited holding it (not a hang)."""
+    kernels = ["trylock just after the owner thread was joined: EOWNERDEAD",
+               "lock waiting while its owner thread died: EOWNERDEAD",
+               "lock whose owner process exited: EOWNERDEAD",
+               "get_robust_list: 0, head set, size 24"]
+    assert native_run(build_program("robust_mutex")).stdout.splitlines() == kernels
+    r = luatrap(cprog("robust_mutex"), engine=engine)
+    assert (r.returncode, r.stdout.splitlines()) == (0, kernels), r.stderr

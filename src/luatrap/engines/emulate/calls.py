@@ -16,7 +16,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from luatrap.engines.emulate import cpu as regs
-from luatrap.engines.emulate import host, loader
+from luatrap.engines.emulate import host, loader, robust
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.syscalls import table as syscall_table
@@ -441,10 +441,8 @@ EMULATED = {
     "brk": brk, "mmap": mmap_, "munmap": munmap, "mprotect": mprotect, "mremap": mremap,
     "pkey_mprotect": pkey_mprotect, "madvise": madvise, "shmat": shmat, "shmdt": shmdt,
     "arch_prctl": arch_prctl, "set_tid_address": set_tid_address,
-    # The kernel walks a robust list when a *host* thread dies; the guest's would be
-    # walked at the wrong time, if at all. ENOSYS, as qemu-user answers: glibc then
-    # falls back to non-robust futexes.
-    "set_robust_list": enosys, "get_robust_list": enosys, "rseq": enosys,
+    "set_robust_list": robust.set_robust_list, "get_robust_list": robust.get_robust_list,
+    "rseq": enosys,
     "remap_file_pages": enosys,
     # The kernel would read and write wherever the submitted entries point, long after
     # any check: luatrap's own memory included. Programs fall back to plain calls.

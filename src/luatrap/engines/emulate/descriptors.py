@@ -2,6 +2,7 @@
 files, its signalfd): kept high, out of the program's way, and out of its reach."""
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,3 +33,25 @@ def fd_base(limit: int) -> int:
     if limit > 64:
         return min(limit, 4096) - 32
     return max(limit - 8, 3)
+
+
+def keep_log_fds(emu: Emulator) -> dict:
+    """luatrap's log and trace files, kept from the guest and across its execve."""
+    log = emu.session.log
+    log.fd = emu.keep_fd(log.fd, close=log.fd != 2)
+    if emu.session.rules:
+        emu.session.rules.core.log_fd = log.fd
+    kept = {"log_fd": log.fd}
+    tracer = emu.session.tracer
+    if tracer is not None and tracer.json is not None:
+        fd = emu.keep_fd(tracer.json.fileno(), close=False)
+        if fd != tracer.json.fileno():
+            tracer.json.close()
+            tracer.json = open(fd, "w", buffering=1)  # noqa: SIM115
+        kept["json_fd"] = fd
+    if tracer is not None and tracer.summary:
+        shared = emu.exec_state.get("summary_fd")
+        if shared is None:
+            shared = os.memfd_create("luatrap-summary", os.MFD_CLOEXEC)
+        kept["summary_fd"] = emu.keep_fd(shared, close=False)
+    return kept

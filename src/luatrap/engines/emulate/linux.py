@@ -25,10 +25,11 @@ from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.calls import DONE, OUTSIDE
 from luatrap.engines.emulate.cpu import Cpu
 from luatrap.engines.emulate.delivery import SignalDelivery
-from luatrap.engines.emulate.descriptors import ReservedFds, fd_base
+from luatrap.engines.emulate.descriptors import ReservedFds, fd_base, keep_log_fds
 from luatrap.engines.emulate.foreign import OPEN_CALLS, X32_BIT, ForeignCalls
 from luatrap.engines.emulate.guest_arch import X86_64, GuestArch
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
+from luatrap.engines.emulate.robust import release_robust_futexes
 from luatrap.engines.emulate.seccomp import GuestSeccomp
 from luatrap.engines.emulate.threads import CpuLock, GuestThread
 from luatrap.engines.emulate.watcher import Watcher, block_signals
@@ -395,6 +396,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         with the last thread."""
         if len(self.threads) <= 1:
             self.exit_process(t.exit_code)
+        release_robust_futexes(self, t)  # before its joiner wakes, as natively
         if t.clear_child_tid:
             try:
                 self.memory.write(t.clear_child_tid, bytes(4))
@@ -473,7 +475,7 @@ class Emulator(ForeignCalls, SignalDelivery):
             os.close(settings["close_after_load"])
         self.exec_state = {k: v for k, v in settings.items()
                            if k not in ("raw_env", "close_after_load")}
-        self.exec_state.update(self.keep_fds())
+        self.exec_state.update(keep_log_fds(self))
         for fd, (wanted, write_end) in settings.get("signalfds", {}).items():  # kept by exec
             self.signals.signalfds[int(fd)] = [wanted, self.keep_fd(write_end)]
         self.cpu.write(self.arch.SP, sp)
@@ -486,27 +488,6 @@ class Emulator(ForeignCalls, SignalDelivery):
         self.watcher.start()
         self.run_thread(t)
         threading.Event().wait()  # the first thread ended; the last one ends the process
-
-    def keep_fds(self) -> dict:
-        """luatrap's log and trace files, kept from the guest and across its execve."""
-        log = self.session.log
-        log.fd = self.keep_fd(log.fd, close=log.fd != 2)
-        if self.session.rules:
-            self.session.rules.core.log_fd = log.fd
-        kept = {"log_fd": log.fd}
-        tracer = self.session.tracer
-        if tracer is not None and tracer.json is not None:
-            fd = self.keep_fd(tracer.json.fileno(), close=False)
-            if fd != tracer.json.fileno():
-                tracer.json.close()
-                tracer.json = open(fd, "w", buffering=1)  # noqa: SIM115
-            kept["json_fd"] = fd
-        if tracer is not None and tracer.summary:
-            shared = self.exec_state.get("summary_fd")
-            if shared is None:
-                shared = os.memfd_create("luatrap-summary", os.MFD_CLOEXEC)
-            kept["summary_fd"] = self.keep_fd(shared, close=False)
-        return kept
 
     def gather_summary(self, leaving: bool = False) -> None:
         """--summary covers the whole program, as on the native engine: every process

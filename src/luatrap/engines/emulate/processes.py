@@ -76,6 +76,7 @@ def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid:
         return -(e.errno or errno.EAGAIN)
     if pid == 0:
         emu.after_fork(t)
+        t.robust_list = 0  # the kernel's fork gives the child none (glibc registers anew)
         if emu.vfork_parent is not None:  # a vfork child's own child owes it nothing
             emu.reserved_fds.discard(emu.vfork_parent)
             os.close(emu.vfork_parent)

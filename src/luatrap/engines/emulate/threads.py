@@ -50,6 +50,7 @@ class GuestThread:
     fault: int | tuple = 0  # (signal, si_code, address[, siginfo]) of a fault to take
     seccomp: bytes | None = None  # its seccomp filters (seccomp.py), newest first
     seccomp_mode: int = 0  # PR_GET_SECCOMP's answer
+    robust_list: int = 0  # its set_robust_list head (robust.py)
     wake: threading.Lock = field(default_factory=_held_lock)
 
 
