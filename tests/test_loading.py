@@ -22,14 +22,14 @@ def test_every_kind_of_executable_runs(engine, rules, cprog, flags):
 
 # What the emulate engine's auxiliary vector lacks or says otherwise, and why (each is a
 # known limit in docs/engines.md): the emulated CPU has no AVX, so its signal frame
-# is smaller (AT_MINSIGSTKSZ); rseq is ENOSYS.
-EMULATE_AUXV_DIFFERS = {"AT_MINSIGSTKSZ",
-                        "AT_RSEQ_FEATURE_SIZE", "AT_RSEQ_ALIGN"}
+# is smaller (AT_MINSIGSTKSZ).
+EMULATE_AUXV_DIFFERS = {"AT_MINSIGSTKSZ"}
 # An aarch64 program's reference is qemu-aarch64, whose CPU (QEMU 7.2's "max") has
 # features Unicorn's (QEMU 5.0's) lacks: the HWCAP bits say what each one runs. And
-# qemu-aarch64 7.2 has no vDSO and no AT_MINSIGSTKSZ, where the kernel (and luatrap)
-# give both.
-AARCH64_AUXV_DIFFERS = {"AT_HWCAP", "AT_HWCAP2", "AT_SYSINFO_EHDR", "AT_MINSIGSTKSZ"}
+# qemu-aarch64 7.2 has no vDSO, no AT_MINSIGSTKSZ and no rseq, where the kernel (and
+# luatrap) give them.
+AARCH64_AUXV_DIFFERS = {"AT_HWCAP", "AT_HWCAP2", "AT_SYSINFO_EHDR", "AT_MINSIGSTKSZ",
+                        "AT_RSEQ_FEATURE_SIZE", "AT_RSEQ_ALIGN"}
 
 
 def test_argv_environment_and_auxv_are_the_kernels(engine, cprog):

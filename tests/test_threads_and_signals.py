@@ -213,3 +213,14 @@ def test_a_robust_mutex_whose_owner_died_says_so(engine, cprog, build_program):
     assert native_run(build_program("robust_mutex")).stdout.splitlines() == kernels
     r = luatrap(cprog("robust_mutex"), engine=engine)
     assert (r.returncode, r.stdout.splitlines()) == (0, kernels), r.stderr
+
+
+def test_a_restartable_sequence_is_aborted_as_the_kernel_does(engine, cprog, build_program):
+    """glibc registers rseq, and a critical section is left for its abort handler when
+    the thread takes a signal in it or another thread of its CPU preempts it."""
+    kernels = ["rseq registered by glibc: yes",
+               "a signal inside the critical section: aborted",
+               "preempted inside the critical section: aborted"]
+    assert native_run(build_program("rseq_abort")).stdout.splitlines() == kernels
+    r = luatrap(cprog("rseq_abort"), engine=engine)
+    assert (r.returncode, r.stdout.splitlines()) == (0, kernels), r.stderr

@@ -89,6 +89,7 @@ class Aarch64(GuestArch):
     hwcap, hwcap2 = HWCAP, 0
     min_signal_stack = FRAME_SIZE + 32  # and a frame record, 16-aligned, as the kernel's
     audit_arch = 0xC00000B7  # AUDIT_ARCH_AARCH64
+    user_top = 1 << 48
     translates = True
     vdso = AARCH64_VDSO
     # Unicorn's exception numbers (target/arm/cpu.h): undefined instruction, breakpoint

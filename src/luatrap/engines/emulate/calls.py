@@ -16,7 +16,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from luatrap.engines.emulate import cpu as regs
-from luatrap.engines.emulate import host, loader, robust
+from luatrap.engines.emulate import host, loader, robust, rseq
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.syscalls import table as syscall_table
@@ -442,7 +442,7 @@ EMULATED = {
     "pkey_mprotect": pkey_mprotect, "madvise": madvise, "shmat": shmat, "shmdt": shmdt,
     "arch_prctl": arch_prctl, "set_tid_address": set_tid_address,
     "set_robust_list": robust.set_robust_list, "get_robust_list": robust.get_robust_list,
-    "rseq": enosys,
+    "rseq": rseq.rseq,
     "remap_file_pages": enosys,
     # The kernel would read and write wherever the submitted entries point, long after
     # any check: luatrap's own memory included. Programs fall back to plain calls.

@@ -8,7 +8,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from luatrap.engines.emulate import cpu as regs
-from luatrap.engines.emulate import host
+from luatrap.engines.emulate import host, rseq
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.memory import GuestFault
 from luatrap.engines.emulate.watcher import thread_pending
@@ -158,6 +158,7 @@ class SignalDelivery:
     def enter_handler(self, t: GuestThread, signo: int, act: sig.Action, info: bytes) -> None:
         """Run `signo`'s guest handler; a stack that cannot take its frame is the
         kernel's forced SIGSEGV."""
+        rseq.interrupted(self, t)  # a critical section is left for its abort handler
         try:
             self.arch.build_frame(self.cpu, self.memory, t, signo, act, info)
         except GuestFault:

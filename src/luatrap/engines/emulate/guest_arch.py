@@ -40,6 +40,7 @@ class GuestArch:
     min_signal_stack = sig.MIN_SIGNAL_STACK
     vdso = X86_64_VDSO  # what its vDSO holds
     audit_arch = 0xC000003E  # AUDIT_ARCH_X86_64, a seccomp filter's name for it
+    user_top = 0x7FFFFFFFF000  # the kernel's TASK_SIZE: user addresses lie below
     translates = False  # do its call numbers and structures differ from the host's?
     sysroot: str | None = None  # -L: where the guest's absolute paths are looked up first
     # Unicorn interrupt numbers -> (signal, si_code) of a fault

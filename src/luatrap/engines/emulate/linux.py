@@ -19,7 +19,7 @@ import threading
 
 from luatrap import _core
 from luatrap.engines.base import EngineError, Program
-from luatrap.engines.emulate import calls, guest_pointers, host, loader, proc_self, processes
+from luatrap.engines.emulate import calls, guest_pointers, host, loader, proc_self, processes, rseq
 from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.calls import DONE, OUTSIDE
@@ -365,6 +365,7 @@ class Emulator(ForeignCalls, SignalDelivery):
             elif lock.contended():
                 lock.release(t)
                 self.take_cpu(t)
+                rseq.interrupted(self, t)  # (preempted: see rseq.py)
         self.thread_exit(t)
 
     def call_outside(self, t: GuestThread) -> None:

@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass
 
 from luatrap.engines.base import MACHINES
-from luatrap.engines.emulate import host, vdso
+from luatrap.engines.emulate import host, rseq, vdso
 from luatrap.engines.emulate.host import failed, page_down, page_up
 from luatrap.engines.emulate.memory import MAP_FIXED, MAP_FIXED_NOREPLACE, GuestMemory, host_prot
 
@@ -28,7 +28,7 @@ MAX_SCRIPT_DEPTH = 4
 AT = {"PHDR": 3, "PHENT": 4, "PHNUM": 5, "PAGESZ": 6, "BASE": 7, "FLAGS": 8, "ENTRY": 9,
       "UID": 11, "EUID": 12, "GID": 13, "EGID": 14, "PLATFORM": 15, "HWCAP": 16,
       "CLKTCK": 17, "SECURE": 23, "RANDOM": 25, "HWCAP2": 26, "EXECFN": 31,
-      "MINSIGSTKSZ": 51}
+      "MINSIGSTKSZ": 51, "RSEQ_FEATURE_SIZE": 27, "RSEQ_ALIGN": 28}
 
 
 class ExecError(Exception):
@@ -227,6 +227,7 @@ def build_stack(memory: GuestMemory, argv: list[bytes], envp: list[bytes], execf
                    (AT["GID"], os.getgid()), (AT["EGID"], os.getegid()), (AT["SECURE"], 0),
                    (AT["HWCAP"], arch.hwcap), (AT["HWCAP2"], arch.hwcap2),
                    (AT["MINSIGSTKSZ"], arch.min_signal_stack), (AT["RANDOM"], random),
+                   (AT["RSEQ_FEATURE_SIZE"], rseq.FEATURE_SIZE), (AT["RSEQ_ALIGN"], rseq.ALIGN),
                    (AT["PLATFORM"], platform), (AT["EXECFN"], fn), (0, 0)]
     words = [len(argv), *arg_ptrs, 0, *env_ptrs, 0, *[x for pair in auxv for x in pair]]
     if len(words) % 2:

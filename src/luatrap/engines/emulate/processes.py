@@ -24,6 +24,7 @@ from luatrap.engines.emulate.calls import (
     CLONE_PARENT_SETTID,
     CLONE_SETTLS,
     CLONE_VFORK,
+    CLONE_VM,
 )
 from luatrap.engines.emulate.memory import PROT_EXEC, PROT_WRITE, GuestFault
 
@@ -77,6 +78,8 @@ def fork(emu: Emulator, t: GuestThread, flags: int, stack: int, ptid: int, ctid:
     if pid == 0:
         emu.after_fork(t)
         t.robust_list = 0  # the kernel's fork gives the child none (glibc registers anew)
+        if flags & CLONE_VM:
+            t.rseq = None  # a vfork child shares the parent's area: the kernel drops it
         if emu.vfork_parent is not None:  # a vfork child's own child owes it nothing
             emu.reserved_fds.discard(emu.vfork_parent)
             os.close(emu.vfork_parent)

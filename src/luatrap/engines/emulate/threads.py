@@ -51,6 +51,7 @@ class GuestThread:
     seccomp: bytes | None = None  # its seccomp filters (seccomp.py), newest first
     seccomp_mode: int = 0  # PR_GET_SECCOMP's answer
     robust_list: int = 0  # its set_robust_list head (robust.py)
+    rseq: tuple[int, int, int] | None = None  # its rseq area: address, size, signature
     wake: threading.Lock = field(default_factory=_held_lock)
 
 
