@@ -118,6 +118,28 @@ static int names_proc(const struct emu_hook *h, uint32_t nr, const int64_t args[
          memcmp((const void *)(uintptr_t)path, proc, sizeof proc - 1) == 0;
 }
 
+/* A call from the vDSO (a clock read), made as natively the kernel's vDSO would answer
+** it: no rule, trace or filter sees it. Only from the vDSO's own code: elsewhere the
+** number is no call (ENOSYS). */
+static int vdso_call(struct emu_hook *h, uint32_t nr, const int64_t args[6]) {
+  int64_t pc = 0, result;
+  void *where[1] = {&pc};
+  int host_nr;
+  nr &= ~(uint32_t)LT_VDSO_CALL;
+  if (nr >= LT_MAX_NR || !h->vdso_nr[nr] || (host_nr = h->host_nr[nr]) < 0)
+    return 0;
+  h->api.reg_read_batch(h->uc, &h->abi->pc, where, 1);
+  if ((uint64_t)pc < h->vdso_start || (uint64_t)pc >= h->vdso_end)
+    return 0;
+  if ((result = lt_check_guest_pointers(&h->pointers, &h->map, host_nr, args)) == 0) {
+    result = syscall((long)host_nr, args[0], args[1], args[2], args[3], args[4], args[5]);
+    if (result == -1)
+      result = -errno;
+  }
+  set_result(h, result);
+  return 1;
+}
+
 static void on_syscall(uc_engine *uc, void *data) {
   struct emu_hook *h = data;
   int64_t v[7], result;
@@ -129,6 +151,8 @@ static void on_syscall(uc_engine *uc, void *data) {
 
   h->api.reg_read_batch(h->uc, h->abi->regs, ptrs, 7);
   nr = (uint32_t)v[0];
+  if ((nr & LT_VDSO_CALL) && vdso_call(h, nr, args))
+    return;
   if (h->seccomp != NULL && emu_seccomp_answers(h, nr, args))
     return;
   route = nr < LT_MAX_NR ? h->route[nr] : ROUTE_PYTHON;
@@ -344,6 +368,25 @@ static PyObject *Hook_set_route(EmulateHookObject *self, PyObject *args) {
   Py_RETURN_NONE;
 }
 
+static PyObject *Hook_set_vdso(EmulateHookObject *self, PyObject *args) {
+  unsigned long long start, end;
+  PyObject *numbers, *item;
+  Py_ssize_t i;
+  long nr;
+  if (!PyArg_ParseTuple(args, "KKO!", &start, &end, &PyTuple_Type, &numbers))
+    return NULL;
+  memset(self->h.vdso_nr, 0, sizeof self->h.vdso_nr);
+  for (i = 0; i < PyTuple_GET_SIZE(numbers); i++) {
+    item = PyTuple_GET_ITEM(numbers, i);
+    nr = PyLong_AsLong(item);
+    if (nr < 0 || nr >= LT_MAX_NR)
+      return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "no call %ld", nr);
+    self->h.vdso_nr[nr] = 1;
+  }
+  self->h.vdso_start = start, self->h.vdso_end = end;
+  Py_RETURN_NONE;
+}
+
 static PyObject *Hook_set_pointer_checks(EmulateHookObject *self, PyObject *list) {
   struct lt_pointer_arg *checks;
   Py_ssize_t n, i;
@@ -474,6 +517,8 @@ static PyMethodDef Hook_methods[] = {
      "set_seccomp(filters, on_verdict): the running thread's seccomp filters (bytes: "
      "newest first, each a 32-bit count and its sock_filter instructions) or None; "
      "on_verdict(nr, a1..a6, verdict) is called for a trap or a kill"},
+    {"set_vdso", (PyCFunction)Hook_set_vdso, METH_VARARGS,
+     "set_vdso(start, end, (nr, ...)): where the vDSO is, and the calls it makes"},
     {"show_process", (PyCFunction)Hook_show_process, METH_VARARGS,
      "show_process(arg_start, arg_end, env_start, env_end, auxv, auxv_size, exe_fd): "
      "the kernel's /proc/PID shows these (prctl PR_SET_MM_MAP); 0 or -errno"},

@@ -28,6 +28,10 @@ struct guest_abi {
   uint32_t audit_arch; /* seccomp_data's arch (AUDIT_ARCH_*) */
 };
 
+/* A call the vDSO makes carries this bit in its number (vdso.py): it is the vDSO's,
+** not the program's, as natively (no rule, trace or seccomp filter sees it). */
+#define LT_VDSO_CALL 0x8000
+
 struct emu_hook {
   struct unicorn_api api;
   const struct guest_abi *abi;
@@ -52,6 +56,8 @@ struct emu_hook {
   int signal_pending;        /* a guest signal may be pending: Python delivers it */
   int multi_threaded;        /* other guest threads may wait for the CPU */
   int in_host_call;          /* the CPU's thread waits in a call forwarded from here */
+  uint64_t vdso_start, vdso_end; /* where the vDSO is */
+  unsigned char vdso_nr[LT_MAX_NR]; /* the calls the vDSO makes */
   PyObject *seccomp;         /* the running guest thread's filters (bytes), or NULL */
   PyObject *on_seccomp;      /* (nr, a1..a6, verdict) -> None: a trap or a kill */
 };

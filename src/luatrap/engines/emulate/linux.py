@@ -479,6 +479,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         self.exec_state.update(keep_log_fds(self))
         for fd, (wanted, write_end) in settings.get("signalfds", {}).items():  # kept by exec
             self.signals.signalfds[int(fd)] = [wanted, self.keep_fd(write_end)]
+        self.hook.set_vdso(*self.memory.vdso, self.arch.vdso.calls)
         self.cpu.write(self.arch.SP, sp)
         self.cpu.write(self.arch.PC, entry)
         self.cpu.save(t.context)

@@ -4,17 +4,20 @@ glibc registers every thread's `struct rseq` and reads the CPU number from it
 (sched_getcpu); libraries with per-CPU data (tcmalloc, liburcu) run short critical
 sections that the kernel aborts, sending the thread to the section's abort handler, if
 the thread is preempted or takes a signal inside. Guest threads share one emulated CPU,
-so the CPU number is 0 and the moments another guest thread may run are luatrap's own
-time-slice switches: at those, and before a signal handler is entered, a thread inside
-a critical section is moved to its abort address, with the kernel's checks.
+so the moments another guest thread may run are luatrap's own time-slice switches: at
+those, and before a signal handler is entered, a thread inside a critical section is
+moved to its abort address, with the kernel's checks, and its CPU number is brought up
+to date (the host CPU its host thread is on, as getcpu(2) says).
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import signal
 import struct
 from typing import TYPE_CHECKING
 
+from luatrap.engines.emulate import host
 from luatrap.engines.emulate.memory import GuestFault
 
 if TYPE_CHECKING:
@@ -25,6 +28,13 @@ ORIG_SIZE, FEATURE_SIZE, ALIGN = 32, 28, 32  # AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALI
 FLAG_UNREGISTER = 1
 CPU_ID_UNINITIALIZED = 0xFFFFFFFF  # (u32) -1
 RSEQ_CS = struct.Struct("<IIQQQ")  # version, flags, start_ip, post_commit_offset, abort_ip
+NR_GETCPU = 309
+_cpu = ctypes.c_uint()
+
+
+def _host_cpu() -> int:
+    host.syscall(NR_GETCPU, ctypes.addressof(_cpu), 0, 0, 0, 0, 0)
+    return _cpu.value
 
 
 def _write_ids(emu: Emulator, addr: int, cpu: int) -> None:
@@ -60,7 +70,7 @@ def rseq(emu: Emulator, t: GuestThread, addr: int, length: int, flags: int, sig:
     if not emu.memory.covers(addr, addr + length):
         return -errno.EFAULT
     try:
-        _write_ids(emu, addr, 0)  # the one emulated CPU
+        _write_ids(emu, addr, _host_cpu())
     except GuestFault:
         return -errno.EFAULT
     t.rseq = (addr, length, sig)
@@ -77,6 +87,7 @@ def interrupted(emu: Emulator, t: GuestThread) -> None:
     addr, _, sig = t.rseq
     memory, arch = emu.memory, emu.arch
     try:
+        _write_ids(emu, addr, _host_cpu())
         cs_ptr = struct.unpack("<Q", memory.read(addr + 8, 8))[0]
         if not cs_ptr:
             return

@@ -1,10 +1,12 @@
 """The guest's vDSO: the shared object the kernel maps into every program.
 
 Its functions (clock_gettime, gettimeofday, time, getcpu, clock_getres, and aarch64's
-signal return trampoline) are the kernel's names with bodies that make the system call
-itself, as qemu-user's own vDSO does: the program finds a vDSO where it looks for one
-(AT_SYSINFO_EHDR, `linux-vdso.so.1` in its link map, `[vdso]` in its maps), and every
-call still passes through luatrap, so rules on clock_gettime keep applying.
+signal return trampoline) are the kernel's names with bodies that make the system call,
+as qemu-user's own vDSO does, and the program finds a vDSO where it looks for one
+(AT_SYSINFO_EHDR, `linux-vdso.so.1` in its link map, `[vdso]` in its maps). Their call
+numbers carry VDSO_CALL: the C hook answers such a call from the host directly, when it
+comes from the vDSO's own code, and no rule, trace or seccomp filter sees it, as none
+sees the kernel's vDSO answer natively.
 
 The image is a minimal ELF shared object built here: one PT_LOAD, a dynamic section
 with a SysV hash table, the symbols, and section headers for tools that read them.
@@ -28,16 +30,19 @@ DT_NULL, DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT, DT_SONAME = 0, 4, 5
 SHT_PROGBITS, SHT_STRTAB, SHT_HASH, SHT_DYNAMIC, SHT_DYNSYM = 1, 3, 5, 6, 11
 SHF_ALLOC, SHF_EXECINSTR = 2, 4
 STB_GLOBAL, STT_FUNC = 1, 2
+VDSO_CALL = 0x8000  # emulate_hook.h's LT_VDSO_CALL
 EHDR, PHDR, SHDR, SYM, DYN = (struct.Struct(f) for f in (
     "<16sHHIQQQIHHHHHH", "<IIQQQQQQ", "<IIQQQQIIQQ", "<IBBHQQ", "<qQ"))
 
 
 @dataclass(frozen=True)
 class VdsoLayout:
-    """What one architecture's vDSO holds: (names, machine code) per function."""
+    """What one architecture's vDSO holds: (names, machine code) per function, and the
+    calls it makes as the vDSO's own (VDSO_CALL)."""
 
     machine: int
     functions: tuple[tuple[tuple[str, ...], bytes], ...]
+    calls: tuple[int, ...]
 
 
 def x86_64_call(nr: int) -> bytes:
@@ -52,20 +57,20 @@ def aarch64_call(nr: int) -> bytes:
 
 # The kernel's exports (arch/x86/entry/vdso/vdso.lds.S, arch/arm64/kernel/vdso/vdso.lds.S)
 X86_64_VDSO = VdsoLayout(62, (
-    (("__vdso_clock_gettime", "clock_gettime"), x86_64_call(228)),
-    (("__vdso_gettimeofday", "gettimeofday"), x86_64_call(96)),
-    (("__vdso_time", "time"), x86_64_call(201)),
-    (("__vdso_getcpu", "getcpu"), x86_64_call(309)),
-    (("__vdso_clock_getres", "clock_getres"), x86_64_call(229)),
-))
+    (("__vdso_clock_gettime", "clock_gettime"), x86_64_call(228 | VDSO_CALL)),
+    (("__vdso_gettimeofday", "gettimeofday"), x86_64_call(96 | VDSO_CALL)),
+    (("__vdso_time", "time"), x86_64_call(201 | VDSO_CALL)),
+    (("__vdso_getcpu", "getcpu"), x86_64_call(309 | VDSO_CALL)),
+    (("__vdso_clock_getres", "clock_getres"), x86_64_call(229 | VDSO_CALL)),
+), (228, 96, 201, 309, 229))
 # __kernel_rt_sigreturn is exactly `mov x8, #139; svc #0`: unwinders recognise a signal
 # frame by those two instructions at the return address.
 AARCH64_VDSO = VdsoLayout(183, (
-    (("__kernel_rt_sigreturn",), aarch64_call(139)[:8]),
-    (("__kernel_clock_gettime",), aarch64_call(113)),
-    (("__kernel_gettimeofday",), aarch64_call(169)),
-    (("__kernel_clock_getres",), aarch64_call(114)),
-))
+    (("__kernel_rt_sigreturn",), aarch64_call(139)[:8]),  # a call of the program's
+    (("__kernel_clock_gettime",), aarch64_call(113 | VDSO_CALL)),
+    (("__kernel_gettimeofday",), aarch64_call(169 | VDSO_CALL)),
+    (("__kernel_clock_getres",), aarch64_call(114 | VDSO_CALL)),
+), (113, 169, 114))
 
 
 def _sysv_hash(name: bytes) -> int:
