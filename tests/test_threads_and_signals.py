@@ -224,3 +224,12 @@ def test_a_restartable_sequence_is_aborted_as_the_kernel_does(engine, cprog, bui
     assert native_run(build_program("rseq_abort")).stdout.splitlines() == kernels
     r = luatrap(cprog("rseq_abort"), engine=engine)
     assert (r.returncode, r.stdout.splitlines()) == (0, kernels), r.stderr
+
+
+def test_sigrtmax_is_the_programs(engine, cprog, build_program):
+    """The signal the emulate engine interrupts host calls with is the program's too:
+    its handler runs for it whoever sends it, and its default action kills."""
+    alone = native_run(build_program("sigrtmax")).stdout
+    assert alone.splitlines()[-1] == "default action: killed by 30"  # SIGRTMIN+30
+    r = luatrap(cprog("sigrtmax"), engine=engine)
+    assert r.stdout == alone, r.stderr

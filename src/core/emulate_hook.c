@@ -517,6 +517,9 @@ static PyMethodDef Hook_methods[] = {
      "set_seccomp(filters, on_verdict): the running thread's seccomp filters (bytes: "
      "newest first, each a 32-bit count and its sock_filter instructions) or None; "
      "on_verdict(nr, a1..a6, verdict) is called for a trap or a kill"},
+    {"install_kick", (PyCFunction)Hook_install_kick, METH_VARARGS,
+     "install_kick(signo, fd): signo interrupts host calls; one that luatrap did not "
+     "send is written to fd as (tid, pad, siginfo) for the watcher (emulate_kick.c)"},
     {"set_vdso", (PyCFunction)Hook_set_vdso, METH_VARARGS,
      "set_vdso(start, end, (nr, ...)): where the vDSO is, and the calls it makes"},
     {"show_process", (PyCFunction)Hook_show_process, METH_VARARGS,

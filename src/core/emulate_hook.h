@@ -77,6 +77,9 @@ PyObject *Hook_run_to(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_use_own_tlb(EmulateHookObject *self, PyObject *arg);
 PyObject *Hook_take_fault(EmulateHookObject *self, PyObject *unused);
 
+/* emulate_kick.c */
+PyObject *Hook_install_kick(EmulateHookObject *self, PyObject *args);
+
 /* emulate_process.c */
 PyObject *Hook_show_process(EmulateHookObject *self, PyObject *args);
 

@@ -448,14 +448,14 @@ class Emulator(ForeignCalls, SignalDelivery):
         """Load the program and run its first thread here; never returns."""
         settings = program.settings
         self.top_level = program.in_place and settings.get("top_level", True)
-        signal.signal(sig.KICK, lambda *_: None)  # interrupts host calls; needs no work
         inherited = block_signals()
         for signo in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
             if self.signals.actions[signo].handler == sig.SIG_DFL:
                 libc_default(signo)
         for signo in settings.get("ignored", ()):
             self.signals.actions[signo].handler = sig.SIG_IGN
-            host.libc.signal(signo, ctypes.c_void_p(sig.SIG_IGN))
+            if signo != sig.KICK:
+                host.libc.signal(signo, ctypes.c_void_p(sig.SIG_IGN))
         t = GuestThread(tid=threading.get_native_id(), context=self.cpu.new_context(),
                         mask=settings.get("mask", sum(sig.bit(s) for s in inherited)))
         self.threads.append(t)

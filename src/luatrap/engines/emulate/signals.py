@@ -21,7 +21,7 @@ from luatrap.engines.emulate.host import libc
 from luatrap.engines.emulate.memory import GuestMemory
 from luatrap.engines.emulate.threads import GuestThread
 
-KICK = signal.SIGRTMAX  # interrupts a host call of one guest thread; not usable by guests
+KICK = signal.SIGRTMAX  # interrupts a host call of one guest thread (emulate_kick.c)
 SIG_DFL, SIG_IGN = 0, 1
 SA_SIGINFO, SA_ONSTACK, SA_RESTART = 0x4, 0x08000000, 0x10000000
 SA_NODEFER, SA_RESETHAND, SA_RESTORER = 0x40000000, 0x80000000, 0x04000000
@@ -87,7 +87,7 @@ class Signals:
             if old:
                 self.memory.write(old, bytes(32))
             return 0
-        if sig not in ALL or sig == KICK:
+        if sig not in ALL:
             return -22
         act = self.actions[sig]
         if new:
@@ -96,7 +96,8 @@ class Signals:
             self.memory.write(old, act.pack())
         if new:
             self.actions[sig] = Action(handler, flags, restorer, mask)
-            libc.signal(sig, ctypes.c_void_p(SIG_IGN if handler == SIG_IGN else SIG_DFL))
+            if sig != KICK:  # (whose host handler is luatrap's, whatever the guest's)
+                libc.signal(sig, ctypes.c_void_p(SIG_IGN if handler == SIG_IGN else SIG_DFL))
         return 0
 
     def set_mask(self, t: GuestThread, how: int, new: int, old: int) -> int:

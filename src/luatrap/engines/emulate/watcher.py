@@ -7,7 +7,9 @@ thread has held it for a whole slice while others wait, and re-kicks threads tha
 a signal to take but still sleep in the host kernel. A signal sent to one guest thread
 (tgkill from another process, a SIGEV_THREAD_ID timer) is pending on that thread's host
 thread, where the signalfd cannot read it: the watcher sees it in /proc and has that
-thread take it (Emulator.take_own_signals).
+thread take it (Emulator.take_own_signals). SIGRTMAX, which guest threads leave
+unblocked for luatrap's kicks, comes from another process through the kick handler's
+pipe instead (src/core/emulate_kick.c).
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ SFD_NONBLOCK, SFD_CLOEXEC = 0o4000, 0o2000000
 SLICE_MS = 10
 OWN_SIGNALS_MS = 50  # how often thread-directed signals are looked for (one file a thread)
 _INFO = struct.Struct("<IiiII20xiiQ")  # signo errno code pid uid ... status int ptr
+_OUTSIDE = struct.Struct("<i4x128s")  # emulate_kick.c: receiving thread, siginfo
+SI_TKILL = -6
 
 
 def thread_pending(tid: int) -> int:
@@ -64,12 +68,22 @@ class Watcher:
         # wake(): a new guest thread makes the watcher time-slice, which it does not
         # do (it sleeps until a signal comes) while the program has one thread
         self.wake_fd = emu.keep_fd(os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC))
+        self.outside_fd = -1
+        self._take_kicks()
+
+    def _take_kicks(self) -> None:
+        """Install the kick handler, with a pipe of this process's own."""
+        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self.outside_fd = self.emu.keep_fd(read_end)
+        self.emu.hook.install_kick(sig.KICK, self.emu.keep_fd(write_end))
 
     def after_fork(self) -> None:
-        """A forked child's own wake-up descriptor (an eventfd is shared by fork)."""
-        self.emu.reserved_fds.discard(self.wake_fd)
-        os.close(self.wake_fd)
+        """A forked child's own wake-up descriptor and kick pipe (fork shares both)."""
+        for fd in (self.wake_fd, self.outside_fd):
+            self.emu.reserved_fds.discard(fd)
+            os.close(fd)
         self.wake_fd = self.emu.keep_fd(os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC))
+        self._take_kicks()
 
     def wake(self) -> None:
         """Look at the threads again now (one was created)."""
@@ -84,6 +98,7 @@ class Watcher:
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
         poller.register(self.wake_fd, select.POLLIN)
+        poller.register(self.outside_fd, select.POLLIN)
         last_turn = -1
         next_look = 0.0
         while True:
@@ -93,6 +108,8 @@ class Watcher:
                 os.eventfd_read(self.wake_fd)
             if self.fd in ready:
                 self._read()
+            if self.outside_fd in ready:
+                self._read_outside()
             lock = emu.cpu_lock
             if lock.contended() and lock.turns == last_turn:
                 emu.cpu.interrupt()
@@ -120,6 +137,25 @@ class Watcher:
                     signo, _, code, pid, uid, status, _int, ptr = _INFO.unpack_from(data, off)
                     value = status if signo == signal.SIGCHLD else ptr
                     self.route(signo, sig.make_info(signo, code, pid, uid, value))
+
+    def _read_outside(self) -> None:
+        """SIGRTMAX from another process (the kick handler's records)."""
+        emu = self.emu
+        with emu.signals.lock:
+            while True:
+                try:
+                    data = os.read(self.outside_fd, _OUTSIDE.size * 16)
+                except BlockingIOError:
+                    return
+                for off in range(0, len(data) - _OUTSIDE.size + 1, _OUTSIDE.size):
+                    tid, info = _OUTSIDE.unpack_from(data, off)
+                    signo, _, code = struct.unpack_from("<iii", info)
+                    target = next((t for t in emu.threads if t.tid == tid), None)
+                    if code == SI_TKILL and target is not None:  # sent to that thread
+                        if emu.signals.post(signo, info, target, emu.threads) is not None:
+                            emu.kick(target)
+                    else:
+                        self.route(signo, info)
 
     def route(self, signo: int, info: bytes) -> None:
         """A signal for the process: ignore, stop, or post it to a guest thread."""
