@@ -68,18 +68,19 @@ class Watcher:
         # wake(): a new guest thread makes the watcher time-slice, which it does not
         # do (it sleeps until a signal comes) while the program has one thread
         self.wake_fd = emu.keep_fd(os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC))
-        self.outside_fd = -1
+        self.outside_fd = self.outside_write = -1
         self._take_kicks()
 
     def _take_kicks(self) -> None:
         """Install the kick handler, with a pipe of this process's own."""
         read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self.outside_fd = self.emu.keep_fd(read_end)
-        self.emu.hook.install_kick(sig.KICK, self.emu.keep_fd(write_end))
+        self.outside_write = self.emu.keep_fd(write_end)
+        self.emu.hook.install_kick(sig.KICK, self.outside_write)
 
     def after_fork(self) -> None:
         """A forked child's own wake-up descriptor and kick pipe (fork shares both)."""
-        for fd in (self.wake_fd, self.outside_fd):
+        for fd in (self.wake_fd, self.outside_fd, self.outside_write):
             self.emu.reserved_fds.discard(fd)
             os.close(fd)
         self.wake_fd = self.emu.keep_fd(os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC))
