@@ -124,6 +124,19 @@ def cprog(request, build_program):
 
 
 @pytest.fixture
+def prints_as_the_kernel(engine, cprog, build_program):
+    """check(name, lines): tests/programs/name.c prints `lines` natively (its x86_64
+    build on this host: where qemu-aarch64 answers otherwise, the kernel's answer is the
+    one that stands) and under luatrap, built for the test's engine."""
+    def check(name: str, lines: list[str]) -> None:
+        alone = native_run(build_program(name))
+        assert alone.stdout.splitlines() == lines, alone.stderr
+        r = luatrap(cprog(name), engine=engine)
+        assert (r.returncode, r.stdout.splitlines()) == (0, lines), r.stderr
+    return check
+
+
+@pytest.fixture
 def rules(tmp_path):
     """rules({'getpid': 'lua source', ...}) -> a rules folder holding those files."""
     def make(files: dict[str, str], name: str = "rules") -> Path:

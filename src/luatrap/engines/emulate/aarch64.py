@@ -154,8 +154,8 @@ class Aarch64(GuestArch):
         vectors.load()
         fpsimd += vectors.raw
         context = context.ljust(288, b"\0") + fpsimd  # a zero header ends the records
-        memory.write(frame, (info + ucontext + context).ljust(FRAME_SIZE, b"\0"))
-        memory.write(record, struct.pack("<QQ", xs[29], xs[30]))
+        memory.write(frame, (info + ucontext + context).ljust(record - frame, b"\0")
+                     + struct.pack("<QQ", xs[29], xs[30]))  # one write: one call
         t.saved_mask = None
         t.mask |= act.mask | (0 if act.flags & sig.SA_NODEFER else sig.bit(signo))
         if act.flags & sig.SA_RESETHAND:

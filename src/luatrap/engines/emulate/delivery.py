@@ -158,7 +158,7 @@ class SignalDelivery:
     def enter_handler(self, t: GuestThread, signo: int, act: sig.Action, info: bytes) -> None:
         """Run `signo`'s guest handler; a stack that cannot take its frame is the
         kernel's forced SIGSEGV."""
-        rseq.interrupted(self, t)  # a critical section is left for its abort handler
+        rseq.interrupted(self, t, preempted=False)  # a critical section is left
         try:
             self.arch.build_frame(self.cpu, self.memory, t, signo, act, info)
         except GuestFault:

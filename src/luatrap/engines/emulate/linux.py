@@ -365,7 +365,7 @@ class Emulator(ForeignCalls, SignalDelivery):
             elif lock.contended():
                 lock.release(t)
                 self.take_cpu(t)
-                rseq.interrupted(self, t)  # (preempted: see rseq.py)
+                rseq.interrupted(self, t, preempted=True)
         self.thread_exit(t)
 
     def call_outside(self, t: GuestThread) -> None:

@@ -69,25 +69,29 @@ def rseq(emu: Emulator, t: GuestThread, addr: int, length: int, flags: int, sig:
         return -errno.EINVAL
     if not emu.memory.covers(addr, addr + length):
         return -errno.EFAULT
+    t.rseq_cpu = _host_cpu()
     try:
-        _write_ids(emu, addr, _host_cpu())
+        _write_ids(emu, addr, t.rseq_cpu)
     except GuestFault:
         return -errno.EFAULT
     t.rseq = (addr, length, sig)
     return 0
 
 
-def interrupted(emu: Emulator, t: GuestThread) -> None:
+def interrupted(emu: Emulator, t: GuestThread, preempted: bool) -> None:
     """`t` was preempted, or is about to take a signal: if its pc is inside the critical
     section its area names, it goes on at the abort address instead (the kernel's
     rseq_ip_fixup); a malformed section ends the program by SIGSEGV, as the kernel's
-    forced signal does."""
+    forced signal does. (On every signal: kept short.)"""
     if t.rseq is None:
         return
     addr, _, sig = t.rseq
     memory, arch = emu.memory, emu.arch
     try:
-        _write_ids(emu, addr, _host_cpu())
+        cpu = _host_cpu() if preempted else t.rseq_cpu
+        if cpu != t.rseq_cpu:
+            _write_ids(emu, addr, cpu)
+            t.rseq_cpu = cpu
         cs_ptr = struct.unpack("<Q", memory.read(addr + 8, 8))[0]
         if not cs_ptr:
             return

@@ -220,8 +220,7 @@ def build_frame(cpu: regs.Cpu, memory: GuestMemory, t: GuestThread, sig: int, ac
     ucontext = struct.pack("<QQQiiQ", 0, 0, sp_base, stack_flags, 0, size)
     ucontext += context.ljust(256, b"\0") + struct.pack("<Q", old_mask)
     data = struct.pack("<Q", act.restorer) + ucontext + info
-    memory.write(fx, bytes(fxsave))
-    memory.write(frame, data)
+    memory.write(frame, data.ljust(fx - frame, b"\0") + fxsave)  # one write: one call
     t.saved_mask = None
     t.mask |= act.mask | (0 if act.flags & SA_NODEFER else bit(sig))
     if act.flags & SA_RESETHAND:
@@ -236,10 +235,11 @@ def sigreturn(cpu: regs.Cpu, memory: GuestMemory, t: GuestThread) -> None:
     """rt_sigreturn: restore what build_frame saved (the handler may have changed it).
     GuestFault (nothing changed) if the frame is not readable: the kernel's SIGSEGV."""
     uc = cpu.read(regs.RSP)  # the handler's `ret` popped pretcode
-    gregs = struct.unpack("<18Q", memory.read(uc + UC_MCONTEXT, 144))
-    fx = memory.read_u64(uc + FPSTATE_PTR)
+    ucontext = memory.read(uc, UC_SIZE)
+    gregs = struct.unpack_from("<18Q", ucontext, UC_MCONTEXT)
+    fx, = struct.unpack_from("<Q", ucontext, FPSTATE_PTR)
+    mask, = struct.unpack_from("<Q", ucontext, UC_MASK)
     fxsave = memory.read(fx, FXSAVE_SIZE) if fx else None
-    mask = memory.read_u64(uc + UC_MASK)
     general = cpu.cached_batch(regs.SIGCONTEXT_REGS)
     general.raw = struct.pack("<18Q", *gregs)
     general.store()

@@ -52,6 +52,7 @@ class GuestThread:
     seccomp_mode: int = 0  # PR_GET_SECCOMP's answer
     robust_list: int = 0  # its set_robust_list head (robust.py)
     rseq: tuple[int, int, int] | None = None  # its rseq area: address, size, signature
+    rseq_cpu: int = -1  # the CPU number last written there
     wake: threading.Lock = field(default_factory=_held_lock)
 
 
