@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import FAKE_GETPID, luatrap, need
+from conftest import FAKE_GETPID, PYTHON, luatrap, need
 
 SAMPLE_CALLS = ["openat", "read", "newfstatat", "write", "mmap", "munmap", "close",
                 "getpid", "getpid", "getpid", "getpid", "getpid", "openat", "rmdir"]
@@ -193,3 +193,16 @@ def test_32_bit_calls_that_meet_a_rule_are_traced(engine, rules, cprog):
     assert len(lines) == 5  # libc, syscall(), int 0x80 socket and socketcall, x32
     assert all(line.endswith("socket(AF_INET,SOCK_STREAM,0) = -1 errno=13 (Permission denied)"
                              " [intercepted by socket.lua]") for line in lines)
+
+
+def test_strace_shows_the_programs_calls_not_the_vdsos(engine):
+    """--strace lists the system calls the program makes: a clock read the C library
+    takes from the vDSO is none (natively none reaches the kernel), a direct
+    clock_gettime is one, on either engine."""
+    code = ("import ctypes, time\n"
+            "for _ in range(1000):\n"
+            "    time.monotonic()\n"
+            "ctypes.CDLL(None).syscall(228, 1, ctypes.create_string_buffer(16))\n")
+    r = luatrap("--strace", PYTHON, "-c", code, engine=engine)
+    assert r.returncode == 0, r.stderr
+    assert len(re.findall(r"\bclock_gettime\(", r.stderr)) == 1

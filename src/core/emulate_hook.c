@@ -56,13 +56,13 @@ enum route {
 static const struct guest_abi guest_abis[] = {
     {"x86_64",
      {UC_X86_REG_RAX, UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_R10,
-      UC_X86_REG_R8, UC_X86_REG_R9},
-     UC_X86_REG_RAX, -1, UC_X86_REG_RIP, 2 /* the hook runs at `syscall` */,
+      UC_X86_REG_R8, UC_X86_REG_R9, UC_X86_REG_RIP},
+     UC_X86_REG_RAX, -1, 2 /* the hook runs at `syscall` */,
      AUDIT_ARCH_X86_64},
     {"aarch64",
      {UC_ARM64_REG_X8, UC_ARM64_REG_X0, UC_ARM64_REG_X0 + 1, UC_ARM64_REG_X0 + 2,
-      UC_ARM64_REG_X0 + 3, UC_ARM64_REG_X0 + 4, UC_ARM64_REG_X0 + 5},
-     UC_ARM64_REG_X0, AARCH64_EXCP_SWI, UC_ARM64_REG_PC, 0 /* past the `svc` already */,
+      UC_ARM64_REG_X0 + 3, UC_ARM64_REG_X0 + 4, UC_ARM64_REG_X0 + 5, UC_ARM64_REG_PC},
+     UC_ARM64_REG_X0, AARCH64_EXCP_SWI, 0 /* past the `svc` already */,
      AUDIT_ARCH_AARCH64},
 };
 
@@ -121,15 +121,12 @@ static int names_proc(const struct emu_hook *h, uint32_t nr, const int64_t args[
 /* A call from the vDSO (a clock read), made as natively the kernel's vDSO would answer
 ** it: no rule, trace or filter sees it. Only from the vDSO's own code: elsewhere the
 ** number is no call (ENOSYS). */
-static int vdso_call(struct emu_hook *h, uint32_t nr, const int64_t args[6]) {
-  int64_t pc = 0, result;
-  void *where[1] = {&pc};
+static int vdso_call(struct emu_hook *h, uint32_t nr, const int64_t args[6], uint64_t pc) {
+  int64_t result;
   int host_nr;
   nr &= ~(uint32_t)LT_VDSO_CALL;
-  if (nr >= LT_MAX_NR || !h->vdso_nr[nr] || (host_nr = h->host_nr[nr]) < 0)
-    return 0;
-  h->api.reg_read_batch(h->uc, &h->abi->pc, where, 1);
-  if ((uint64_t)pc < h->vdso_start || (uint64_t)pc >= h->vdso_end)
+  if (nr >= LT_MAX_NR || !h->vdso_nr[nr] || (host_nr = h->host_nr[nr]) < 0 ||
+      pc < h->vdso_start || pc >= h->vdso_end)
     return 0;
   if ((result = lt_check_guest_pointers(&h->pointers, &h->map, host_nr, args)) == 0) {
     result = syscall((long)host_nr, args[0], args[1], args[2], args[3], args[4], args[5]);
@@ -142,18 +139,18 @@ static int vdso_call(struct emu_hook *h, uint32_t nr, const int64_t args[6]) {
 
 static void on_syscall(uc_engine *uc, void *data) {
   struct emu_hook *h = data;
-  int64_t v[7], result;
-  void *const ptrs[7] = {&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]};
+  int64_t v[8], result;
+  void *const ptrs[8] = {&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]};
   const int64_t *args = v + 1;
   uint32_t nr;
   int route, host_nr;
   (void)uc;
 
-  h->api.reg_read_batch(h->uc, h->abi->regs, ptrs, 7);
+  h->api.reg_read_batch(h->uc, h->abi->regs, ptrs, 8);
   nr = (uint32_t)v[0];
-  if ((nr & LT_VDSO_CALL) && vdso_call(h, nr, args))
+  if ((nr & LT_VDSO_CALL) && vdso_call(h, nr, args, (uint64_t)v[7]))
     return;
-  if (h->seccomp != NULL && emu_seccomp_answers(h, nr, args))
+  if (h->seccomp != NULL && emu_seccomp_answers(h, nr, args, (uint64_t)v[7]))
     return;
   route = nr < LT_MAX_NR ? h->route[nr] : ROUTE_PYTHON;
   host_nr = nr < LT_MAX_NR ? h->host_nr[nr] : -1;

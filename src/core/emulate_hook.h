@@ -20,10 +20,9 @@
 ** how Unicorn reports the call. */
 struct guest_abi {
   const char *name;
-  int regs[7];   /* the number, then arguments 1..6 */
+  int regs[8];   /* the number, arguments 1..6, the pc: read in one batch */
   int result;
   int interrupt; /* -1: an instruction hook on `syscall`; else this interrupt number */
-  int pc;
   int pc_after_call; /* what to add to the hook's pc for the address after the call */
   uint32_t audit_arch; /* seccomp_data's arch (AUDIT_ARCH_*) */
 };
@@ -84,7 +83,7 @@ PyObject *Hook_install_kick(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_show_process(EmulateHookObject *self, PyObject *args);
 
 /* emulate_seccomp.c */
-int emu_seccomp_answers(struct emu_hook *h, uint32_t nr, const int64_t args[6]);
+int emu_seccomp_answers(struct emu_hook *h, uint32_t nr, const int64_t args[6], uint64_t pc);
 PyObject *Hook_set_seccomp(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_seccomp_decide(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_check_filter(EmulateHookObject *self, PyObject *program);

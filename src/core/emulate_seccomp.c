@@ -15,24 +15,21 @@
 #define MAX_ERRNO 4095
 
 static void seccomp_data_of(struct emu_hook *h, uint32_t nr, const int64_t args[6],
-                            struct lt_seccomp_data *data) {
-  int64_t pc = 0;
-  void *where[1] = {&pc};
+                            uint64_t pc, struct lt_seccomp_data *data) {
   int i;
-  h->api.reg_read_batch(h->uc, &h->abi->pc, where, 1);
   data->nr = (int32_t)nr;
   data->arch = h->abi->audit_arch;
-  data->instruction_pointer = (uint64_t)pc + (uint64_t)h->abi->pc_after_call;
+  data->instruction_pointer = pc + (uint64_t)h->abi->pc_after_call;
   for (i = 0; i < 6; i++)
     data->args[i] = (uint64_t)args[i];
 }
 
 /* Did the filters answer call `nr` (its result written, or Python told)? */
-int emu_seccomp_answers(struct emu_hook *h, uint32_t nr, const int64_t args[6]) {
+int emu_seccomp_answers(struct emu_hook *h, uint32_t nr, const int64_t args[6], uint64_t pc) {
   struct lt_seccomp_data data;
   uint32_t verdict, action, errno_value;
   int64_t value;
-  seccomp_data_of(h, nr, args, &data);
+  seccomp_data_of(h, nr, args, pc, &data);
   verdict = lt_seccomp_decide((const unsigned char *)PyBytes_AS_STRING(h->seccomp),
                               (size_t)PyBytes_GET_SIZE(h->seccomp), &data);
   action = verdict & LT_SECCOMP_RET_ACTION_FULL;

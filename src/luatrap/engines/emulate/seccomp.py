@@ -17,6 +17,18 @@ from typing import TYPE_CHECKING
 
 from luatrap.engines.emulate import host
 from luatrap.engines.emulate.memory import GuestFault
+from luatrap.syscalls import bpf
+from luatrap.syscalls.bpf import (
+    AUDIT_ARCH_I386,
+    RET_ALLOW,
+    RET_ERRNO,
+    RET_KILL_PROCESS,
+    RET_KILL_THREAD,
+    RET_LOG,
+    RET_TRACE,
+    RET_TRAP,
+    RET_USER_NOTIF,
+)
 
 if TYPE_CHECKING:
     from luatrap.engines.emulate.linux import Emulator
@@ -30,43 +42,25 @@ FLAG_TSYNC_ESRCH, FLAG_WAIT_KILLABLE_RECV = 16, 32
 KNOWN_FLAGS = FLAG_TSYNC | FLAG_LOG | FLAG_SPEC_ALLOW | FLAG_TSYNC_ESRCH
 MODE_DISABLED, MODE_STRICT, MODE_FILTER = 0, 1, 2
 PR_GET_SECCOMP, PR_SET_SECCOMP, PR_GET_NO_NEW_PRIVS = 21, 22, 39
-RET_KILL_PROCESS, RET_KILL_THREAD, RET_TRAP, RET_ERRNO = 0x80000000, 0, 0x30000, 0x50000
-RET_USER_NOTIF, RET_TRACE, RET_LOG, RET_ALLOW = 0x7FC00000, 0x7FF00000, 0x7FFC0000, 0x7FFF0000
 ACTIONS = {RET_KILL_PROCESS, RET_KILL_THREAD, RET_TRAP, RET_ERRNO, RET_USER_NOTIF,
            RET_TRACE, RET_LOG, RET_ALLOW}
 ACTION_FULL, RET_DATA, MAX_ERRNO = 0xFFFF0000, 0xFFFF, 4095
 MAX_INSNS, MAX_INSNS_PER_PATH = 4096, 32768
 SYS_SECCOMP = 1  # SIGSYS's si_code
-AUDIT_ARCH_I386 = 0x40000003
 CAP_SYS_ADMIN = 21
-INSN = struct.Struct("<HBBI")
 
 
 def strict_filter(arch_id: int, allowed: tuple[int, ...]) -> bytes:
     """SECCOMP_MODE_STRICT as a filter: these four calls of the program's own
     architecture (or i386's four, for int 0x80), anything else kills."""
-    ld_word, jeq, ret = 0x20, 0x15, 0x06
-    i386 = (3, 4, 1, 119)  # read, write, exit, sigreturn
-    kill, allow = 14, 15  # the instructions' indexes below
-    program: list[tuple[int, int]] = []  # (code with jt and jf above bit 16, k)
-
-    def jump(k: int, if_equal: int, if_not: int) -> None:
-        at = len(program) + 1
-        program.append((jeq | (if_equal - at) << 16 | (if_not - at) << 24, k))
-    program.append((ld_word, 4))  # 0: seccomp_data.arch
-    jump(arch_id, 2, 8)
-    program.append((ld_word, 0))  # 2: seccomp_data.nr
-    for nr in allowed:
-        jump(nr, allow, len(program) + 1)
-    program.append((ret, RET_KILL_THREAD))  # 7
-    jump(AUDIT_ARCH_I386, 9, kill)  # 8
-    program.append((ld_word, 0))  # 9
-    for nr in i386:
-        jump(nr, allow, len(program) + 1)
-    program.append((ret, RET_KILL_THREAD))  # 14: kill
-    program.append((ret, RET_ALLOW))  # 15: allow
-    return b"".join(INSN.pack(c & 0xFFFF, c >> 16 & 0xFF, c >> 24 & 0xFF, k)
-                    for c, k in program)
+    own = [(bpf.LD_W_ABS, 0, 0, bpf.OFF_NR),
+           *bpf.returns(dict.fromkeys(allowed, RET_ALLOW), RET_KILL_THREAD)]
+    i386 = [(bpf.LD_W_ABS, 0, 0, bpf.OFF_NR),  # read, write, exit, sigreturn
+            *bpf.returns(dict.fromkeys((3, 4, 1, 119), RET_ALLOW), RET_KILL_THREAD)]
+    return bpf.pack([(bpf.LD_W_ABS, 0, 0, bpf.OFF_ARCH), (bpf.JEQ_K, 1, 0, arch_id),
+                     (bpf.JA, 0, 0, len(own)), *own,
+                     (bpf.JEQ_K, 1, 0, AUDIT_ARCH_I386), (bpf.JA, 0, 0, len(i386)), *i386,
+                     (bpf.RET_K, 0, 0, RET_KILL_THREAD)])
 
 
 class GuestSeccomp:
@@ -136,7 +130,7 @@ class GuestSeccomp:
         numbers = tuple(arch.syscalls.by_name(n).nr
                         for n in ("read", "write", "exit", "rt_sigreturn"))
         program = strict_filter(arch.audit_arch, numbers)
-        t.seccomp = struct.pack("<I", len(program) // INSN.size) + program
+        t.seccomp = struct.pack("<I", len(program) // bpf.INSN.size) + program
         t.seccomp_mode = MODE_STRICT
         self.used = True
         self.enter(t)
@@ -151,7 +145,7 @@ class GuestSeccomp:
             length, address = struct.unpack("<H6xQ", self.emu.memory.read(uprog, 16))
             if length == 0 or length > MAX_INSNS:
                 return -errno.EINVAL
-            program = self.emu.memory.read(address, length * INSN.size)
+            program = self.emu.memory.read(address, length * bpf.INSN.size)
         except GuestFault:
             return -errno.EFAULT
         if not self.emu.hook.check_filter(program):
@@ -218,7 +212,7 @@ def _path_length(chain: bytes | None) -> int:
     while chain and at < len(chain):
         length = int.from_bytes(chain[at:at + 4], "little")
         total += length + 4
-        at += 4 + length * INSN.size
+        at += 4 + length * bpf.INSN.size
     return total
 
 

@@ -17,6 +17,7 @@ import ctypes
 import errno
 import mmap
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from luatrap.engines.emulate import host
@@ -35,16 +36,6 @@ EHDR, PHDR, SHDR, SYM, DYN = (struct.Struct(f) for f in (
     "<16sHHIQQQIHHHHHH", "<IIQQQQQQ", "<IIQQQQIIQQ", "<IBBHQQ", "<qQ"))
 
 
-@dataclass(frozen=True)
-class VdsoLayout:
-    """What one architecture's vDSO holds: (names, machine code) per function, and the
-    calls it makes as the vDSO's own (VDSO_CALL)."""
-
-    machine: int
-    functions: tuple[tuple[tuple[str, ...], bytes], ...]
-    calls: tuple[int, ...]
-
-
 def x86_64_call(nr: int) -> bytes:
     """mov eax, nr; syscall; ret"""
     return b"\xb8" + struct.pack("<I", nr) + b"\x0f\x05\xc3"
@@ -55,22 +46,43 @@ def aarch64_call(nr: int) -> bytes:
     return struct.pack("<III", 0xD2800008 | nr << 5, 0xD4000001, 0xD65F03C0)
 
 
+@dataclass(frozen=True)
+class VdsoLayout:
+    """What one architecture's vDSO holds: functions that make one call each, marked as
+    the vDSO's own (VDSO_CALL), and code of the program's own (a signal trampoline)."""
+
+    machine: int
+    encode: Callable[[int], bytes]  # the machine code of a function making call nr
+    marked: tuple[tuple[tuple[str, ...], int], ...]  # (names, call number)
+    plain: tuple[tuple[tuple[str, ...], bytes], ...] = ()  # (names, machine code)
+
+    @property
+    def functions(self) -> tuple[tuple[tuple[str, ...], bytes], ...]:
+        """(names, machine code) of every function."""
+        return self.plain + tuple((names, self.encode(nr | VDSO_CALL))
+                                  for names, nr in self.marked)
+
+    @property
+    def calls(self) -> tuple[int, ...]:
+        """The call numbers the vDSO makes as its own."""
+        return tuple(nr for _, nr in self.marked)
+
+
 # The kernel's exports (arch/x86/entry/vdso/vdso.lds.S, arch/arm64/kernel/vdso/vdso.lds.S)
-X86_64_VDSO = VdsoLayout(62, (
-    (("__vdso_clock_gettime", "clock_gettime"), x86_64_call(228 | VDSO_CALL)),
-    (("__vdso_gettimeofday", "gettimeofday"), x86_64_call(96 | VDSO_CALL)),
-    (("__vdso_time", "time"), x86_64_call(201 | VDSO_CALL)),
-    (("__vdso_getcpu", "getcpu"), x86_64_call(309 | VDSO_CALL)),
-    (("__vdso_clock_getres", "clock_getres"), x86_64_call(229 | VDSO_CALL)),
-), (228, 96, 201, 309, 229))
-# __kernel_rt_sigreturn is exactly `mov x8, #139; svc #0`: unwinders recognise a signal
-# frame by those two instructions at the return address.
-AARCH64_VDSO = VdsoLayout(183, (
-    (("__kernel_rt_sigreturn",), aarch64_call(139)[:8]),  # a call of the program's
-    (("__kernel_clock_gettime",), aarch64_call(113 | VDSO_CALL)),
-    (("__kernel_gettimeofday",), aarch64_call(169 | VDSO_CALL)),
-    (("__kernel_clock_getres",), aarch64_call(114 | VDSO_CALL)),
-), (113, 169, 114))
+X86_64_VDSO = VdsoLayout(62, x86_64_call, (
+    (("__vdso_clock_gettime", "clock_gettime"), 228),
+    (("__vdso_gettimeofday", "gettimeofday"), 96),
+    (("__vdso_time", "time"), 201),
+    (("__vdso_getcpu", "getcpu"), 309),
+    (("__vdso_clock_getres", "clock_getres"), 229),
+))
+# __kernel_rt_sigreturn is exactly `mov x8, #139; svc #0` (a call of the program's):
+# unwinders recognise a signal frame by those two instructions at the return address.
+AARCH64_VDSO = VdsoLayout(183, aarch64_call, (
+    (("__kernel_clock_gettime",), 113),
+    (("__kernel_gettimeofday",), 169),
+    (("__kernel_clock_getres",), 114),
+), plain=((("__kernel_rt_sigreturn",), aarch64_call(139)[:8]),))
 
 
 def _sysv_hash(name: bytes) -> int:

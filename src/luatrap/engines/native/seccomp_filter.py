@@ -12,19 +12,8 @@ import ctypes
 import errno
 
 from luatrap.engines.native import kernel as k
-
-_LD_W_ABS, _JA, _JEQ_K, _JSET_K, _RET_K = 0x20, 0x05, 0x15, 0x45, 0x06
-_OFF_NR, _OFF_ARCH = 0, 4
-Insn = tuple[int, int, int, int]
-
-
-def _returns(numbers: dict[int, int], default: int = k.SECCOMP_RET_ALLOW) -> list[Insn]:
-    """'if nr == N: return action' for each entry (nr already loaded), then `default`."""
-    out: list[Insn] = []
-    for nr, action in sorted(numbers.items()):
-        out += [(_JEQ_K, 0, 1, nr), (_RET_K, 0, 0, action)]
-    return out + [(_RET_K, 0, 0, default)]
-
+from luatrap.syscalls import bpf
+from luatrap.syscalls.bpf import Insn
 
 # The calls that reach into another process by pid (ptrace, pidfd_open - the way to
 # pidfd_getfd -, process_vm_readv/writev) -> which argument is the pid, per ABI. Aimed at
@@ -34,7 +23,6 @@ REACH_X86_64 = {101: 1, 310: 0, 311: 0, 434: 0,  # ptrace, process_vm_readv/writ
                 521 | k.X32_SYSCALL_BIT: 1, 539 | k.X32_SYSCALL_BIT: 0,
                 540 | k.X32_SYSCALL_BIT: 0, 434 | k.X32_SYSCALL_BIT: 0}
 REACH_I386 = {26: 1, 347: 0, 348: 0, 434: 0}
-_OFF_ARGS = 16  # seccomp_data.args[0]; each argument 8 bytes, the low word first
 # prctl, per ABI: PR_SET_DUMPABLE 0 would stop an unprivileged luatrap from reading the
 # program's memory (its rules would fail, and fail the calls they check): the program is
 # told it succeeded, and stays dumpable.
@@ -48,11 +36,11 @@ def _guard(reach: dict[int, int], supervisor: int | None) -> list[Insn]:
         return []
     out: list[Insn] = []
     for nr, arg in sorted(reach.items()):
-        out += [(_JEQ_K, 0, 4, nr),
-                (_LD_W_ABS, 0, 0, _OFF_ARGS + 8 * arg),
-                (_JEQ_K, 0, 1, supervisor),
-                (_RET_K, 0, 0, k.SECCOMP_RET_ERRNO | errno.EPERM),
-                (_LD_W_ABS, 0, 0, _OFF_NR)]
+        out += [(bpf.JEQ_K, 0, 4, nr),
+                (bpf.LD_W_ABS, 0, 0, bpf.OFF_ARGS + 8 * arg),
+                (bpf.JEQ_K, 0, 1, supervisor),
+                (bpf.RET_K, 0, 0, k.SECCOMP_RET_ERRNO | errno.EPERM),
+                (bpf.LD_W_ABS, 0, 0, bpf.OFF_NR)]
     return out
 
 
@@ -62,15 +50,15 @@ def _stay_dumpable(prctl_numbers: tuple[int, ...]) -> list[Insn]:
     bits of it."""
     out: list[Insn] = []
     for nr in prctl_numbers:
-        out += [(_JEQ_K, 0, 8, nr),
-                (_LD_W_ABS, 0, 0, _OFF_ARGS),
-                (_JEQ_K, 0, 5, PR_SET_DUMPABLE),
-                (_LD_W_ABS, 0, 0, _OFF_ARGS + 8),
-                (_JEQ_K, 0, 3, 0),
-                (_LD_W_ABS, 0, 0, _OFF_ARGS + 12),
-                (_JEQ_K, 0, 1, 0),
-                (_RET_K, 0, 0, k.SECCOMP_RET_ERRNO | 0),
-                (_LD_W_ABS, 0, 0, _OFF_NR)]
+        out += [(bpf.JEQ_K, 0, 8, nr),
+                (bpf.LD_W_ABS, 0, 0, bpf.OFF_ARGS),
+                (bpf.JEQ_K, 0, 5, PR_SET_DUMPABLE),
+                (bpf.LD_W_ABS, 0, 0, bpf.OFF_ARGS + 8),
+                (bpf.JEQ_K, 0, 3, 0),
+                (bpf.LD_W_ABS, 0, 0, bpf.OFF_ARGS + 12),
+                (bpf.JEQ_K, 0, 1, 0),
+                (bpf.RET_K, 0, 0, k.SECCOMP_RET_ERRNO | 0),
+                (bpf.LD_W_ABS, 0, 0, bpf.OFF_NR)]
     return out
 
 
@@ -81,23 +69,23 @@ def build(native: dict[int, int], i386: dict[int, int], x32: dict[int, int],
     other x86_64 call gets `native_default`; `i386` and `x32` do the same for foreign
     numbers (x32 without its bit), whose other calls are allowed; calls that would
     reach into the process `supervisor` (luatrap) by its pid fail with EPERM."""
-    native_checks = _returns(native, native_default)
-    x32_checks = _returns({nr | k.X32_SYSCALL_BIT: action for nr, action in x32.items()})
-    x86_64_part = [(_LD_W_ABS, 0, 0, _OFF_NR), *_guard(REACH_X86_64, supervisor),
+    native_checks = bpf.returns(native, native_default)
+    x32_checks = bpf.returns({nr | k.X32_SYSCALL_BIT: action for nr, action in x32.items()})
+    x86_64_part = [(bpf.LD_W_ABS, 0, 0, bpf.OFF_NR), *_guard(REACH_X86_64, supervisor),
                    *_stay_dumpable(PRCTL_X86_64),
-                   (_JSET_K, 1, 0, k.X32_SYSCALL_BIT),
-                   (_JA, 0, 0, 1),
-                   (_JA, 0, 0, len(native_checks))] + native_checks + x32_checks
-    i386_part = [(_LD_W_ABS, 0, 0, _OFF_NR), *_guard(REACH_I386, supervisor),
+                   (bpf.JSET_K, 1, 0, k.X32_SYSCALL_BIT),
+                   (bpf.JA, 0, 0, 1),
+                   (bpf.JA, 0, 0, len(native_checks))] + native_checks + x32_checks
+    i386_part = [(bpf.LD_W_ABS, 0, 0, bpf.OFF_NR), *_guard(REACH_I386, supervisor),
                  *_stay_dumpable(PRCTL_I386),
-                 *_returns(i386)]
-    ins: list[Insn] = [(_LD_W_ABS, 0, 0, _OFF_ARCH),
-                       (_JEQ_K, 1, 0, k.AUDIT_ARCH_X86_64),
-                       (_JA, 0, 0, len(x86_64_part))]
+                 *bpf.returns(i386)]
+    ins: list[Insn] = [(bpf.LD_W_ABS, 0, 0, bpf.OFF_ARCH),
+                       (bpf.JEQ_K, 1, 0, k.AUDIT_ARCH_X86_64),
+                       (bpf.JA, 0, 0, len(x86_64_part))]
     ins += x86_64_part
-    ins += [(_JEQ_K, 1, 0, k.AUDIT_ARCH_I386), (_JA, 0, 0, len(i386_part))]
+    ins += [(bpf.JEQ_K, 1, 0, k.AUDIT_ARCH_I386), (bpf.JA, 0, 0, len(i386_part))]
     ins += i386_part
-    ins.append((_RET_K, 0, 0, k.SECCOMP_RET_KILL_PROCESS))  # no other ABI on x86_64
+    ins.append((bpf.RET_K, 0, 0, k.SECCOMP_RET_KILL_PROCESS))  # no other ABI on x86_64
     arr = (k.SockFilter * len(ins))(*[k.SockFilter(*i) for i in ins])
     prog = k.SockFprog(len(ins), ctypes.cast(arr, ctypes.POINTER(k.SockFilter)))
     prog._keep = arr  # the array must live as long as the program
