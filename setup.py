@@ -12,6 +12,7 @@ from setuptools import Extension, setup
 
 SOURCES = ["rules.c", "rule_errors.c", "host_api.c", "memory.c", "guest_map.c", "emulate_hook.c",
            "emulate_memory.c", "emulate_seccomp.c", "emulate_process.c", "emulate_kick.c",
+           "emulate_frames.c",
            "guest_seccomp.c", "foreign_calls.c", "guest_pointers.c", "notify_loop.c",
            "traced_calls.c", "traced_wait.c", "resolve.c", "module.c"]
 DEBIAN_HINT = "apt-get install -y gcc pkg-config liblua5.4-dev python3-dev"

@@ -165,6 +165,14 @@ def test_bad_pointers_to_emulated_calls_fail_as_natively(engine, rules, cprog):
     assert "survived" not in r.stdout
 
 
+def test_pointers_into_a_truncated_file_mapping_fail_with_efault(prints_as_the_kernel):
+    """A read there is a SIGBUS; the kernel answers EFAULT, and luatrap's own reads of
+    a path, an iovec array or a message header must not end it instead."""
+    prints_as_the_kernel("truncated_mapping", [
+        f"{name:<8} -1 EFAULT" for name in ("open", "stat", "write", "writev", "sendmsg",
+                                            "recvmsg")])
+
+
 # ------------------------------------------------------------------ load
 
 def test_many_threads_and_children_every_call_seen_once(engine, rules, cprog):

@@ -203,6 +203,13 @@ def test_the_signal_frame_fits_in_at_minsigstksz(engine, cprog):
     assert r.stdout == "AT_MINSIGSTKSZ given: yes\nthe signal frame within it: yes\n"
 
 
+def test_a_handler_changes_the_registers_it_returns_to(prints_as_the_kernel):
+    """rt_sigreturn restores what the handler left in its frame: a general register,
+    the flags the kernel takes back (x86_64: never IOPL), a vector register, the pc."""
+    prints_as_the_kernel("signal_context", ["register 42", "flags as the kernel restores them",
+                                            "vector 7", "instruction skipped: yes"])
+
+
 def test_a_robust_mutex_whose_owner_died_says_so(prints_as_the_kernel):
     """EOWNERDEAD after the owner thread is joined, for a thread already waiting, and
     for a mutex shared with a process that exited holding it (not a hang)."""

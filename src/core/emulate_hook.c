@@ -58,12 +58,12 @@ static const struct guest_abi guest_abis[] = {
      {UC_X86_REG_RAX, UC_X86_REG_RDI, UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_R10,
       UC_X86_REG_R8, UC_X86_REG_R9, UC_X86_REG_RIP},
      UC_X86_REG_RAX, -1, 2 /* the hook runs at `syscall` */,
-     AUDIT_ARCH_X86_64},
+     AUDIT_ARCH_X86_64, emu_x86_64_enter_handler, emu_x86_64_sigreturn},
     {"aarch64",
      {UC_ARM64_REG_X8, UC_ARM64_REG_X0, UC_ARM64_REG_X0 + 1, UC_ARM64_REG_X0 + 2,
       UC_ARM64_REG_X0 + 3, UC_ARM64_REG_X0 + 4, UC_ARM64_REG_X0 + 5, UC_ARM64_REG_PC},
      UC_ARM64_REG_X0, AARCH64_EXCP_SWI, 0 /* past the `svc` already */,
-     AUDIT_ARCH_AARCH64},
+     AUDIT_ARCH_AARCH64, emu_aarch64_enter_handler, emu_aarch64_sigreturn},
 };
 
 static int flag(const int *f) {
@@ -110,12 +110,11 @@ static void to_python(struct emu_hook *h, PyObject *fn, uint32_t nr, const int64
 ** guest (its /proc/self is luatrap's)? */
 static int names_proc(const struct emu_hook *h, uint32_t nr, const int64_t args[6]) {
   static const char proc[] = "/proc/";
-  uint64_t path;
+  char start[sizeof proc - 1];
   if (nr >= LT_MAX_NR || h->path_arg[nr] == NO_PATH)
     return 0;
-  path = (uint64_t)args[h->path_arg[nr]];
-  return guest_map_covers(&h->map, path, sizeof proc - 1, 1 /* PROT_READ */) &&
-         memcmp((const void *)(uintptr_t)path, proc, sizeof proc - 1) == 0;
+  return emu_read_guest(h, (uint64_t)args[h->path_arg[nr]], start, sizeof start) == 0 &&
+         memcmp(start, proc, sizeof start) == 0;
 }
 
 /* A call from the vDSO (a clock read), made as natively the kernel's vDSO would answer
@@ -223,6 +222,7 @@ int unicorn_api_load(struct unicorn_api *api, const char *path, const char **why
   }
   *(void **)&api->reg_read_batch = dlsym(lib, "uc_reg_read_batch");
   *(void **)&api->reg_write = dlsym(lib, "uc_reg_write");
+  *(void **)&api->reg_write_batch = dlsym(lib, "uc_reg_write_batch");
   *(void **)&api->emu_start = dlsym(lib, "uc_emu_start");
   *(void **)&api->emu_stop = dlsym(lib, "uc_emu_stop");
   *(void **)&api->hook_add = dlsym(lib, "uc_hook_add");
@@ -232,7 +232,7 @@ int unicorn_api_load(struct unicorn_api *api, const char *path, const char **why
   *(void **)&api->mem_map_ptr = dlsym(lib, "uc_mem_map_ptr");
   *(void **)&api->mem_unmap = dlsym(lib, "uc_mem_unmap");
   dlclose(lib); /* the Python side keeps it loaded for as long as the CPU lives */
-  if (!api->reg_read_batch || !api->reg_write || !api->emu_start || !api->emu_stop ||
+  if (!api->reg_read_batch || !api->reg_write || !api->reg_write_batch || !api->emu_start || !api->emu_stop ||
       !api->hook_add ||
       !api->hook_del || !api->strerror || !api->ctl || !api->mem_map_ptr || !api->mem_unmap) {
     *why = "libunicorn lacks a function luatrap needs";
@@ -528,6 +528,16 @@ static PyMethodDef Hook_methods[] = {
      "seccomp_decide(nr, arch, ip, (a1..a6)): the filters' verdict (SECCOMP_RET_*)"},
     {"set_route", (PyCFunction)Hook_set_route, METH_VARARGS,
      "set_route(nr, route): 0 Python, 1 host (may block), 2 host (never blocks)"},
+    {"read", (PyCFunction)Hook_read, METH_VARARGS,
+     "read(addr, size): guest memory as bytes, or None unless all of it is readable"},
+    {"write", (PyCFunction)Hook_write, METH_VARARGS,
+     "write(addr, data): store in guest memory; False unless all of it is writable"},
+    {"enter_handler", (PyCFunction)Hook_enter_handler, METH_VARARGS,
+     "enter_handler(signo, handler, return_to, sa_flags, old_mask, altstack, info): "
+     "the signal frame (emulate_frames.c); False if the stack cannot take it"},
+    {"sigreturn", (PyCFunction)Hook_sigreturn, METH_O,
+     "sigreturn(in_hook): restore the registers of the frame at the stack pointer; "
+     "its saved mask, or None if the frame cannot be read"},
     {NULL, NULL, 0, NULL},
 };
 

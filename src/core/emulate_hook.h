@@ -2,8 +2,9 @@
 ** emulate_hook.h - the emulate engine's hook object, shared by its files:
 ** emulate_hook.c (the per-call path, the object's life and routes),
 ** emulate_memory.c (guest memory as Unicorn sees it: TLB fills, maps, faults) and
-** emulate_seccomp.c (the guest's own seccomp filters, run before the call is decided)
-** and emulate_process.c (the process as other processes see it in /proc).
+** emulate_seccomp.c (the guest's own seccomp filters, run before the call is decided),
+** emulate_frames.c (a signal handler's frame, per architecture) and emulate_process.c
+** (the process as other processes see it in /proc).
 */
 #ifndef LUATRAP_EMULATE_HOOK_H
 #define LUATRAP_EMULATE_HOOK_H
@@ -16,8 +17,20 @@
 #include "module.h"
 #include "unicorn_api.h"
 
-/* Where a guest architecture keeps a system call's number, arguments and result, and
-** how Unicorn reports the call. */
+struct emu_hook;
+
+/* What entering a guest signal handler needs (the Linux layer decides it). */
+struct handler_entry {
+  int signo;
+  uint64_t handler, return_to; /* where the handler starts, where its `ret` goes */
+  uint64_t sa_flags, old_mask; /* the mask the frame keeps, for rt_sigreturn */
+  uint64_t alt_base, alt_size; /* the thread's alternate signal stack */
+  int alt_flags;
+  unsigned char info[128]; /* siginfo_t */
+};
+
+/* Where a guest architecture keeps a system call's number, arguments and result, how
+** Unicorn reports the call, and how a signal handler's frame looks. */
 struct guest_abi {
   const char *name;
   int regs[8];   /* the number, arguments 1..6, the pc: read in one batch */
@@ -25,6 +38,10 @@ struct guest_abi {
   int interrupt; /* -1: an instruction hook on `syscall`; else this interrupt number */
   int pc_after_call; /* what to add to the hook's pc for the address after the call */
   uint32_t audit_arch; /* seccomp_data's arch (AUDIT_ARCH_*) */
+  /* emulate_frames.c: 0, or -1 if guest memory refused the frame (nothing changed);
+  ** sigreturn's pc_bias is taken off the restored pc (Unicorn adds it after a hook) */
+  int (*enter_handler)(struct emu_hook *h, const struct handler_entry *e);
+  int (*sigreturn)(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias);
 };
 
 /* A call the vDSO makes carries this bit in its number (vdso.py): it is the vDSO's,
@@ -66,7 +83,21 @@ typedef struct {
   struct emu_hook h;
 } EmulateHookObject;
 
+/* emulate_frames.c */
+int emu_x86_64_enter_handler(struct emu_hook *h, const struct handler_entry *e);
+int emu_x86_64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias);
+int emu_aarch64_enter_handler(struct emu_hook *h, const struct handler_entry *e);
+int emu_aarch64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias);
+PyObject *Hook_enter_handler(EmulateHookObject *self, PyObject *args);
+PyObject *Hook_sigreturn(EmulateHookObject *self, PyObject *in_hook);
+
 /* emulate_memory.c */
+/* Copy to or from guest memory: 0, or -1 unless all of it is guest memory the host lets
+** this process read (write); luatrap's own memory is never touched. */
+int emu_read_guest(const struct emu_hook *h, uint64_t addr, void *buf, size_t n);
+int emu_write_guest(const struct emu_hook *h, uint64_t addr, const void *buf, size_t n);
+PyObject *Hook_read(EmulateHookObject *self, PyObject *args);
+PyObject *Hook_write(EmulateHookObject *self, PyObject *args);
 bool emu_fill_tlb(uc_engine *uc, uint64_t vaddr, int type, struct uc_tlb_entry *e,
                   void *data);
 PyObject *Hook_map(EmulateHookObject *self, PyObject *args);

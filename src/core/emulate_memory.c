@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "emulate_hook.h"
 
@@ -37,6 +39,52 @@ bool emu_fill_tlb(uc_engine *uc, uint64_t vaddr, int type, struct uc_tlb_entry *
   e->paddr = vaddr;
   e->perms = perms;
   return true;
+}
+
+int emu_read_guest(const struct emu_hook *h, uint64_t addr, void *buf, size_t n) {
+  if (!guest_map_covers(&h->map, addr, n, 0))
+    return -1;
+  return lt_copy_guest(addr, buf, n) == n ? 0 : -1;
+}
+
+int emu_write_guest(const struct emu_hook *h, uint64_t addr, const void *buf, size_t n) {
+  struct iovec local = {(void *)buf, n}, remote = {(void *)(uintptr_t)addr, n};
+  if (n == 0)
+    return 0;
+  if (!guest_map_covers(&h->map, addr, n, 0))
+    return -1;
+  return process_vm_writev(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n ? 0 : -1;
+}
+
+/* read(addr, size): bytes, or None unless all of it is readable guest memory (the
+** kernel's copy_from_user: a bad pointer is an error, never luatrap's crash). */
+PyObject *Hook_read(EmulateHookObject *self, PyObject *args) {
+  unsigned long long addr;
+  Py_ssize_t size;
+  PyObject *out;
+  if (!PyArg_ParseTuple(args, "Kn", &addr, &size))
+    return NULL;
+  if (size < 0)
+    return PyErr_Format(PyExc_ValueError, "negative size");
+  if ((out = PyBytes_FromStringAndSize(NULL, size)) == NULL)
+    return NULL;
+  if (emu_read_guest(&self->h, addr, PyBytes_AS_STRING(out), (size_t)size) != 0) {
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+  }
+  return out;
+}
+
+/* write(addr, data): True, or False unless all of it is writable guest memory. */
+PyObject *Hook_write(EmulateHookObject *self, PyObject *args) {
+  unsigned long long addr;
+  Py_buffer data;
+  int err;
+  if (!PyArg_ParseTuple(args, "Ky*", &addr, &data))
+    return NULL;
+  err = emu_write_guest(&self->h, addr, data.buf, (size_t)data.len);
+  PyBuffer_Release(&data);
+  return PyBool_FromLong(err == 0);
 }
 
 /* Unicorn looks a range up as an instruction fetch whenever it unmaps memory or drops

@@ -5,6 +5,10 @@
 ** the iovec and msghdr arrays read here are the ones the kernel will read. (A blocking
 ** call of another guest thread that the kernel completes into such an array in that
 ** instant could still change it: see docs/security.md.)
+**
+** Strings and arrays are copied out with process_vm_readv, never read in place: guest
+** memory can be a file mapping beyond the file's end, where a read is a SIGBUS that
+** would end luatrap, while the kernel answers the program's call with EFAULT.
 */
 #define _GNU_SOURCE
 #include "guest_pointers.h"
@@ -20,6 +24,7 @@
 #include <unistd.h>
 
 #define MAX_STRING 4096 /* PATH_MAX: longer strings fail in the kernel anyway */
+#define PAGE 4096
 #define MAX_VECTOR 1024 /* UIO_MAXIOV */
 #define FUTEX_OP_MASK 0x7f /* without FUTEX_PRIVATE_FLAG, FUTEX_CLOCK_REALTIME */
 
@@ -99,41 +104,79 @@ static int buffer_ok(const struct guest_map *m, uint64_t p, uint64_t n, int need
   return p == 0 || n == 0 || guest_map_covers(m, p, n, need);
 }
 
+/* Copy what can be read of guest memory [p, p+n) into buf, a page at a time
+** (process_vm_readv stops at the first iovec it cannot read whole): how many bytes. */
+size_t lt_copy_guest(uint64_t p, void *buf, size_t n) {
+  size_t done = 0, piece;
+  pid_t self = getpid();
+  struct iovec local, remote;
+  while (done < n) {
+    piece = PAGE - (size_t)((p + done) & (PAGE - 1));
+    if (piece > n - done)
+      piece = n - done;
+    local.iov_base = (char *)buf + done, local.iov_len = piece;
+    remote.iov_base = (void *)(uintptr_t)(p + done), remote.iov_len = piece;
+    if (process_vm_readv(self, &local, 1, &remote, 1, 0) != (ssize_t)piece)
+      break;
+    done += piece;
+  }
+  return done;
+}
+
 static int string_ok(const struct guest_map *m, uint64_t p) {
-  uint64_t readable;
+  char page[PAGE];
+  uint64_t readable, at = 0;
+  size_t piece, got;
   if (p == 0)
     return 1;
   readable = guest_map_readable_from(m, p);
   if (readable > MAX_STRING)
     readable = MAX_STRING;
-  return readable > 0 && memchr((const void *)(uintptr_t)p, '\0', (size_t)readable) != NULL;
+  while (at < readable) {
+    piece = PAGE - (size_t)((p + at) & (PAGE - 1));
+    if (piece > readable - at)
+      piece = (size_t)(readable - at);
+    got = lt_copy_guest(p + at, page, piece);
+    if (memchr(page, '\0', got) != NULL)
+      return 1;
+    if (got < piece)
+      return 0;
+    at += got;
+  }
+  return 0;
 }
 
 static int iovecs_ok(const struct guest_map *m, uint64_t p, uint64_t count, int need) {
-  const struct iovec *iov = (const struct iovec *)(uintptr_t)p;
-  uint64_t i;
+  struct iovec iov[64];
+  uint64_t i, at, n;
   if (p == 0 || count == 0)
     return 1;
   if (count > MAX_VECTOR) /* the kernel's EINVAL, before it reads anything */
     return 1;
   if (!guest_map_covers(m, p, count * sizeof *iov, PROT_READ))
     return 0;
-  for (i = 0; i < count; i++)
-    if (!buffer_ok(m, (uintptr_t)iov[i].iov_base, iov[i].iov_len, need))
+  for (at = 0; at < count; at += n) {
+    n = count - at < 64 ? count - at : 64;
+    if (lt_copy_guest(p + at * sizeof *iov, iov, n * sizeof *iov) != n * sizeof *iov)
       return 0;
+    for (i = 0; i < n; i++)
+      if (!buffer_ok(m, (uintptr_t)iov[i].iov_base, iov[i].iov_len, need))
+        return 0;
+  }
   return 1;
 }
 
 static int msghdr_ok(const struct guest_map *m, uint64_t p, int receive) {
-  const struct msghdr *msg = (const struct msghdr *)(uintptr_t)p;
+  struct msghdr msg;
   int need = receive ? PROT_WRITE : PROT_READ;
   if (p == 0)
     return 1;
-  if (!guest_map_covers(m, p, sizeof *msg, PROT_READ | (receive ? PROT_WRITE : 0)))
+  if (!guest_map_covers(m, p, sizeof msg, PROT_READ | (receive ? PROT_WRITE : 0)) ||
+      lt_copy_guest(p, &msg, sizeof msg) != sizeof msg)
     return 0;
-  return buffer_ok(m, (uintptr_t)msg->msg_name, msg->msg_namelen, need) &&
-         buffer_ok(m, (uintptr_t)msg->msg_control, msg->msg_controllen, need) &&
-         iovecs_ok(m, (uintptr_t)msg->msg_iov, msg->msg_iovlen, need);
+  return buffer_ok(m, (uintptr_t)msg.msg_name, msg.msg_namelen, need) &&
+         buffer_ok(m, (uintptr_t)msg.msg_control, msg.msg_controllen, need) &&
+         iovecs_ok(m, (uintptr_t)msg.msg_iov, msg.msg_iovlen, need);
 }
 
 static int mmsghdrs_ok(const struct guest_map *m, uint64_t p, uint64_t count, int receive) {

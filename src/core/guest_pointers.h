@@ -56,6 +56,10 @@ void lt_pointer_checks_free(struct lt_pointer_checks *P);
 /* luatrap's own descriptors, which no forwarded call may use (EBADF); 0 or -ENOMEM. */
 int lt_pointer_checks_reserve(struct lt_pointer_checks *P, const int *fds, size_t count);
 
+/* Copy what can be read of guest memory [p, p+n) into buf: how many bytes, up to the
+** first page that cannot be read (a read in place there could be a SIGBUS). */
+size_t lt_copy_guest(uint64_t p, void *buf, size_t n);
+
 /* 0 if call `nr(args)` may be forwarded as it is, else -EFAULT (or -EBADF: it names
 ** one of luatrap's own descriptors). */
 int lt_check_guest_pointers(const struct lt_pointer_checks *P, const struct guest_map *m,

@@ -43,9 +43,28 @@ typedef size_t uc_hook;
 #define UC_X86_REG_R9 107
 #define UC_X86_REG_R10 108
 #define UC_X86_REG_RIP 41
+#define UC_X86_REG_RBP 36
+#define UC_X86_REG_RBX 37
+#define UC_X86_REG_RCX 38
+#define UC_X86_REG_RSP 44
+#define UC_X86_REG_R11 109
+#define UC_X86_REG_R12 110
+#define UC_X86_REG_R13 111
+#define UC_X86_REG_R14 112
+#define UC_X86_REG_R15 113
+#define UC_X86_REG_EFLAGS 25
+#define UC_X86_REG_MXCSR 249
+#define UC_X86_REG_XMM0 122 /* XMM1..XMM15 follow */
 #define UC_ARM64_REG_X0 199 /* X1..X28 follow; include/unicorn/arm64.h */
 #define UC_ARM64_REG_X8 207
 #define UC_ARM64_REG_PC 260
+#define UC_ARM64_REG_X29 1
+#define UC_ARM64_REG_X30 2
+#define UC_ARM64_REG_SP 4
+#define UC_ARM64_REG_NZCV 3
+#define UC_ARM64_REG_FPCR 291
+#define UC_ARM64_REG_FPSR 292
+#define UC_ARM64_REG_Q0 104 /* Q1..Q31 follow */
 
 struct uc_tlb_entry { /* UC_HOOK_TLB_FILL's answer */
   uint64_t paddr;
@@ -55,6 +74,7 @@ struct uc_tlb_entry { /* UC_HOOK_TLB_FILL's answer */
 struct unicorn_api {
   int (*reg_read_batch)(uc_engine *uc, const int *regs, void *const *vals, int count);
   int (*reg_write)(uc_engine *uc, int regid, const void *value);
+  int (*reg_write_batch)(uc_engine *uc, const int *regs, void *const *vals, int count);
   int (*emu_start)(uc_engine *uc, uint64_t begin, uint64_t until, uint64_t timeout,
                    size_t count);
   int (*emu_stop)(uc_engine *uc);

@@ -31,27 +31,18 @@ from luatrap.syscalls.compat import aarch64_open_flags_from_host, aarch64_open_f
 if TYPE_CHECKING:
     from luatrap.engines.emulate.cpu import Cpu
     from luatrap.engines.emulate.linux import Emulator
-    from luatrap.engines.emulate.memory import GuestMemory
     from luatrap.engines.emulate.threads import GuestThread
 
 # Unicorn's ids (include/unicorn/arm64.h; tests check them against the unicorn package).
 UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_MAX = 2, 0, 3
 X = (*range(199, 228), 1, 2)  # x0..x28, x29 (frame pointer), x30 (link register)
-REG_SP, REG_PC, REG_NZCV, REG_PSTATE, REG_TPIDR_EL0 = 4, 260, 3, 265, 262
-REG_CPACR_EL1, REG_FPCR, REG_FPSR, REG_Q0 = 261, 291, 292, 104
-Q_REGS = tuple(range(REG_Q0, REG_Q0 + 32))
+REG_SP, REG_PC, REG_TPIDR_EL0, REG_CPACR_EL1 = 4, 260, 262, 261
 CPACR_FPEN = 3 << 20  # FP/SIMD instructions do not trap
-NZCV_MASK = 0xF0000000
 
 SVC_0 = 0xD4000001
 
-# struct rt_sigframe: siginfo (128), then ucontext: uc_flags, uc_link, uc_stack (24),
-# uc_sigmask (8), padding to 1024 bits of mask, then the 16-aligned sigcontext: fault
-# address, x0-x30, sp, pc, pstate, and __reserved[4096] holding the FP/SIMD record.
-INFO_SIZE, UC_STACK, UC_MASK, MCONTEXT = 128, 16, 40, 176
-SIGCONTEXT_SIZE = 288 + 4096
-FRAME_SIZE = INFO_SIZE + MCONTEXT + SIGCONTEXT_SIZE
-FPSIMD_MAGIC, FPSIMD_SIZE = 0x46508001, 528
+# struct rt_sigframe: siginfo, ucontext with its sigcontext (src/core/emulate_frames.c)
+FRAME_SIZE = 4688
 
 # HWCAP bits of what Unicorn's "max" CPU runs: fp, asimd, aes, pmull, sha1, sha2, crc32,
 # atomics (LSE), fphp, asimdhp, asimdrdm, jscvt, fcma, lrcpc, dcpop, sha3, sm3, sm4,
@@ -130,64 +121,10 @@ class Aarch64(GuestArch):
         cpu.write(REG_PC, cpu.read(REG_PC) - 4)  # x8 still holds the number
         cpu.write(X[0], first_arg)  # x0, which the result overwrote
 
-    def build_frame(self, cpu: Cpu, memory: GuestMemory, t: GuestThread, signo: int,
-                    act: sig.Action, info: bytes) -> None:
-        """The kernel's setup_rt_frame: GuestFault (nothing changed) if the stack cannot
-        take the frame."""
-        sp = cpu.read(REG_SP)
-        alt_base, alt_size, alt_flags = t.altstack
-        on_alt = alt_base <= sp < alt_base + alt_size
-        if act.flags & sig.SA_ONSTACK and not alt_flags & sig.SS_DISABLE and not on_alt:
-            sp = alt_base + alt_size
-        record = (sp - 16) & ~15  # struct frame_record {fp, lr}, as the kernel adds
-        frame = (record - FRAME_SIZE) & ~15
-        xs = [v & 0xFFFFFFFFFFFFFFFF for v in cpu.cached_batch(X).load()]
-        old_mask = t.mask if t.saved_mask is None else t.saved_mask
-        stack_flags = (sig.SS_ONSTACK if on_alt else 0) | (alt_flags & sig.SS_DISABLE)
-        ucontext = struct.pack("<QQQiiQQ", 0, 0, alt_base, stack_flags, 0, alt_size,
-                               old_mask).ljust(MCONTEXT, b"\0")
-        context = struct.pack("<Q31QQQQ", 0, *xs, cpu.read(REG_SP), cpu.read(REG_PC),
-                              cpu.read(REG_NZCV) & NZCV_MASK)
-        fpsimd = struct.pack("<IIII", FPSIMD_MAGIC, FPSIMD_SIZE,  # 32-bit registers
-                             cpu.read(REG_FPSR) & 0xFFFFFFFF, cpu.read(REG_FPCR) & 0xFFFFFFFF)
-        vectors = cpu.cached_batch(Q_REGS, 16)
-        vectors.load()
-        fpsimd += vectors.raw
-        context = context.ljust(288, b"\0") + fpsimd  # a zero header ends the records
-        memory.write(frame, (info + ucontext + context).ljust(record - frame, b"\0")
-                     + struct.pack("<QQ", xs[29], xs[30]))  # one write: one call
-        t.saved_mask = None
-        t.mask |= act.mask | (0 if act.flags & sig.SA_NODEFER else sig.bit(signo))
-        if act.flags & sig.SA_RESETHAND:
-            act.handler = sig.SIG_DFL
-        lr = act.restorer if act.flags & sig.SA_RESTORER else self.sigreturn_code
-        for reg, value in ((X[0], signo), (X[1], frame), (X[2], frame + INFO_SIZE),
-                           (X[29], record), (X[30], lr), (REG_SP, frame),
-                           (REG_PC, act.handler)):
-            cpu.write(reg, value)
-
-    def sigreturn(self, cpu: Cpu, memory: GuestMemory, t: GuestThread) -> None:
-        """rt_sigreturn: the frame is at sp (where build_frame left it)."""
-        frame = cpu.read(REG_SP)
-        raw = memory.read(frame + INFO_SIZE, MCONTEXT + 288 + FPSIMD_SIZE)
-        mask = struct.unpack_from("<Q", raw, UC_MASK)[0]
-        values = struct.unpack_from("<Q31QQQQ", raw, MCONTEXT)
-        xs, sp, pc, pstate = values[1:32], values[32], values[33], values[34]
-        general = cpu.cached_batch(X)
-        general.raw = struct.pack("<31Q", *xs)
-        general.store()
-        cpu.write(REG_SP, sp)
-        cpu.write(REG_PC, pc)
-        cpu.write(REG_NZCV, pstate & NZCV_MASK)
-        magic, _size, fpsr, fpcr = struct.unpack_from("<IIII", raw, MCONTEXT + 288)
-        if magic == FPSIMD_MAGIC:
-            cpu.write(REG_FPSR, fpsr)
-            cpu.write(REG_FPCR, fpcr)
-            vregs = MCONTEXT + 288 + 16
-            vectors = cpu.cached_batch(Q_REGS, 16)
-            vectors.raw = raw[vregs:vregs + 32 * 16]
-            vectors.store()
-        t.mask = mask & ~sig.UNBLOCKABLE_BITS
+    def handler_return(self, act: sig.Action) -> int:
+        """A handler returns to its restorer, if sigaction gave one, else to the
+        vDSO's __kernel_rt_sigreturn (as the kernel has it)."""
+        return act.restorer if act.flags & sig.SA_RESTORER else self.sigreturn_code
 
     # -- file names under -L -------------------------------------------------------
     def in_sysroot(self, path: bytes) -> bytes:

@@ -149,8 +149,7 @@ def rt_sigpending(emu: Emulator, t: GuestThread, out: int, size: int, *_) -> int
 
 
 def rt_sigreturn(emu: Emulator, t: GuestThread, *_) -> object:
-    t.sigreturn = True
-    emu.cpu.stop()
+    emu.sigreturn(t)  # every register is the frame's, the result register too
     return DONE
 
 

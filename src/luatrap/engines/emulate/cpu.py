@@ -22,12 +22,6 @@ UC_ERR_EXCEPTION = 21  # the TLB fill refused an access (hook.take_fault says wh
 RAX, RBP, RBX, RCX, RDI, RDX, RIP, RSI, RSP = 35, 36, 37, 38, 39, 40, 41, 43, 44
 R8, R9, R10, R11, R12, R13, R14, R15 = range(106, 114)
 EFLAGS, FS_BASE, GS_BASE, MXCSR, FPCW = 25, 250, 251, 249, 246
-XMM0 = 122
-XMM_REGS = tuple(range(XMM0, XMM0 + 16))
-# The order of the kernel's struct sigcontext general registers (r8..r15, rdi, rsi, rbp,
-# rbx, rdx, rax, rcx, rsp, rip, eflags).
-SIGCONTEXT_REGS = (R8, R9, R10, R11, R12, R13, R14, R15, RDI, RSI, RBP, RBX, RDX, RAX,
-                   RCX, RSP, RIP, EFLAGS)
 I386_REGS = (RAX, RBX, RCX, RDX, RSI, RDI, RBP)
 
 HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
@@ -123,7 +117,6 @@ class Cpu:
         self._word = ctypes.c_uint64()
         self._word_p = ctypes.addressof(self._word)
         self.error: BaseException | None = None  # raised in a hook, re-raised by run()
-        self._batches: dict = {}
         # Maps go through the C hook, which keeps the guest map that fills Unicorn's
         # TLB (src/core/emulate_hook.c); the emulator sets it before mapping anything.
         self.guest_map = None
@@ -173,16 +166,8 @@ class Cpu:
         self._word.value = value & 0xFFFFFFFFFFFFFFFF
         lib.uc_reg_write(self.uc, reg, self._word_p)
 
-    def batch(self, regs: tuple[int, ...], width: int = 8) -> RegisterBatch:
-        return RegisterBatch(self.uc, regs, width)
-
-    def cached_batch(self, regs: tuple[int, ...], width: int = 8) -> RegisterBatch:
-        """batch(), made once per CPU (signal delivery reads the same registers often)."""
-        key = (regs, width)
-        found = self._batches.get(key)
-        if found is None:
-            found = self._batches[key] = self.batch(regs, width)
-        return found
+    def batch(self, regs: tuple[int, ...]) -> RegisterBatch:
+        return RegisterBatch(self.uc, regs)
 
     def fault_address(self, page: int) -> int:
         """The address in `page` that the instruction at rip could not reach (the TLB
@@ -246,25 +231,16 @@ class Cpu:
 
 
 class RegisterBatch:
-    """Reads or writes a fixed list of registers in one library call, into one buffer:
-    `values` (64-bit registers, as signed integers) or, for wider ones (16: xmm, q),
-    the `raw` bytes, each register's after the other's."""
+    """Reads or writes a fixed list of 64-bit registers in one library call: `values`,
+    as signed integers."""
 
-    def __init__(self, uc: int, regs: tuple[int, ...], width: int = 8) -> None:
+    def __init__(self, uc: int, regs: tuple[int, ...]) -> None:
         n = len(regs)
         self.uc, self.n = uc, n
-        self.values = (ctypes.c_int64 * (n * width // 8))()
+        self.values = (ctypes.c_int64 * n)()
         self.ids = (ctypes.c_int * n)(*regs)
         base = ctypes.addressof(self.values)
-        self.ptrs = (ctypes.c_void_p * n)(*[base + width * i for i in range(n)])
-
-    @property
-    def raw(self) -> bytes:
-        return bytes(self.values)
-
-    @raw.setter
-    def raw(self, data: bytes) -> None:
-        ctypes.memmove(self.values, data, min(len(data), ctypes.sizeof(self.values)))
+        self.ptrs = (ctypes.c_void_p * n)(*[base + 8 * i for i in range(n)])
 
     def load(self) -> ctypes.Array:
         """The registers' current values as signed 64-bit integers."""

@@ -160,12 +160,13 @@ class SignalDelivery:
         kernel's forced SIGSEGV."""
         rseq.interrupted(self, t, preempted=False)  # a critical section is left
         try:
-            self.arch.build_frame(self.cpu, self.memory, t, signo, act, info)
+            sig.enter_handler(self.hook, t, signo, act, info, self.arch.handler_return(act))
         except GuestFault:
             self.exit_process(None, signal.SIGSEGV)
 
     def sigreturn(self, t: GuestThread) -> None:
+        """rt_sigreturn, made in the system call hook."""
         try:
-            self.arch.sigreturn(self.cpu, self.memory, t)
+            sig.sigreturn(self.hook, t)
         except GuestFault:
             self.exit_process(None, signal.SIGSEGV)

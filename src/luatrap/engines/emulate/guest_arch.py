@@ -18,8 +18,6 @@ from luatrap.syscalls import table
 
 if TYPE_CHECKING:
     from luatrap.engines.emulate.cpu import Cpu
-    from luatrap.engines.emulate.memory import GuestMemory
-    from luatrap.engines.emulate.threads import GuestThread
 
 EM_X86_64, EM_AARCH64 = 62, 183
 
@@ -85,12 +83,10 @@ class GuestArch:
         cpu.write(self.PC, cpu.read(self.PC) - 2)
         cpu.write(self.RESULT, nr)
 
-    def build_frame(self, cpu: Cpu, memory: GuestMemory, t: GuestThread, signo: int,
-                    act: sig.Action, info: bytes) -> None:
-        sig.build_frame(cpu, memory, t, signo, act, info)
-
-    def sigreturn(self, cpu: Cpu, memory: GuestMemory, t: GuestThread) -> None:
-        sig.sigreturn(cpu, memory, t)
+    def handler_return(self, act: sig.Action) -> int:
+        """Where a signal handler returns to (the frame itself is built in C): x86_64's
+        libc always gives a restorer that makes rt_sigreturn."""
+        return act.restorer
 
 
 X86_64 = GuestArch()

@@ -357,9 +357,6 @@ class Emulator(ForeignCalls, SignalDelivery):
                 break
             if t.fault or err:
                 self.fault(t, err)
-            elif t.sigreturn:
-                t.sigreturn = False
-                self.sigreturn(t)
             elif t.call is not None:
                 self.call_outside(t)
             elif lock.contended():

@@ -8,15 +8,12 @@ MAP_FIXED_NOREPLACE, and munmap/mprotect/mremap act only on guest ranges.
 from __future__ import annotations
 
 import bisect
-import ctypes
 import errno
 import mmap
-import os
 
 from luatrap.engines.emulate import host
 from luatrap.engines.emulate.cpu import Cpu
 from luatrap.engines.emulate.host import failed, page_down, page_up
-from luatrap.engines.process_memory import IoVec, process_vm_readv, process_vm_writev
 
 PROT_READ, PROT_WRITE, PROT_EXEC = mmap.PROT_READ, mmap.PROT_WRITE, mmap.PROT_EXEC
 MAP_FIXED, MAP_FIXED_NOREPLACE = 0x10, 0x100000
@@ -58,15 +55,17 @@ class GuestMemory:
     # -- what emulated calls read and write -------------------------------------------
     def read(self, addr: int, size: int) -> bytes:
         """`size` bytes at `addr`; GuestFault unless all of it is readable guest memory
-        (the kernel's copy_from_user: a bad pointer is an error, never luatrap's crash)."""
-        buf = ctypes.create_string_buffer(size)
-        self._transfer(process_vm_readv, ctypes.addressof(buf), addr, size)
-        return buf.raw
+        (the kernel's copy_from_user: a bad pointer is an error, never luatrap's crash).
+        The C hook copies, with the guest map it keeps in step with this one."""
+        data = self.cpu.guest_map.read(addr, size)
+        if data is None:
+            raise GuestFault
+        return data
 
     def write(self, addr: int, data: bytes) -> None:
         """Store `data` at `addr`; GuestFault unless all of it is writable guest memory."""
-        buf = ctypes.create_string_buffer(data, len(data))
-        self._transfer(process_vm_writev, ctypes.addressof(buf), addr, len(data))
+        if not self.cpu.guest_map.write(addr, data):
+            raise GuestFault
 
     def read_u64(self, addr: int) -> int:
         return int.from_bytes(self.read(addr, 8), "little")
@@ -85,13 +84,6 @@ class GuestMemory:
             out += chunk
             addr += len(chunk)
         raise GuestFault  # the kernel's E2BIG/EFAULT: no string this long
-
-    def _transfer(self, fn, local: int, addr: int, size: int) -> None:
-        if size and not self.covers(addr, addr + size):
-            raise GuestFault
-        mine, guest = IoVec(local, size), IoVec(addr, size)
-        if size and fn(os.getpid(), ctypes.byref(mine), 1, ctypes.byref(guest), 1, 0) != size:
-            raise GuestFault
 
     def prot_at(self, addr: int) -> int | None:
         i = bisect.bisect_right(self.starts, addr) - 1

@@ -16,9 +16,8 @@ import signal
 import struct
 import threading
 
-from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate.host import libc
-from luatrap.engines.emulate.memory import GuestMemory
+from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.engines.emulate.threads import GuestThread
 
 KICK = signal.SIGRTMAX  # interrupts a host call of one guest thread (emulate_kick.c)
@@ -34,13 +33,11 @@ UNBLOCKABLE_BITS = (1 << (signal.SIGKILL - 1)) | (1 << (signal.SIGSTOP - 1))
 ALL = {s for s in range(1, signal.SIGRTMAX + 1) if s not in UNCATCHABLE}
 # what luatrap's threads can block (Python refuses glibc's own 32 and 33)
 BLOCKABLE = {int(s) for s in signal.valid_signals()} - UNCATCHABLE
-# struct rt_sigframe: pretcode, then ucontext (flags, link, stack_t, sigcontext, mask)
-UC, UC_STACK, UC_MCONTEXT, UC_MASK, UC_SIZE = 8, 16, 40, 296, 304
-SIGINFO_SIZE, FXSAVE_SIZE = 128, 512
-# The most build_frame takes of an alternate stack (AT_MINSIGSTKSZ): the frame, the
-# FXSAVE area and their alignments.
-MIN_SIGNAL_STACK = (8 + UC_SIZE + SIGINFO_SIZE + FXSAVE_SIZE + 63 + 15 + 15) & ~15
-FPSTATE_PTR = UC_MCONTEXT + 184  # sigcontext.fpstate
+SIGINFO_SIZE = 128
+# The most an x86_64 handler's frame takes of an alternate stack (AT_MINSIGSTKSZ): struct
+# rt_sigframe (pretcode, ucontext, siginfo), the FXSAVE area and their alignments
+# (src/core/emulate_frames.c).
+MIN_SIGNAL_STACK = (8 + 304 + SIGINFO_SIZE + 512 + 63 + 15 + 15) & ~15
 
 
 def bit(sig: int) -> int:
@@ -193,61 +190,28 @@ def signalfd_record(info: bytes) -> bytes:
                        status, value).ljust(SIGINFO_SIZE, b"\0")
 
 
-def build_frame(cpu: regs.Cpu, memory: GuestMemory, t: GuestThread, sig: int, act: Action,
-                info: bytes) -> None:
-    """Enter the guest handler of `sig` as the kernel does: a rt_sigframe on the stack.
-    GuestFault (nothing changed) if the stack cannot take it: the kernel's SIGSEGV."""
-    rsp = cpu.read(regs.RSP)
-    sp_base, size, flags = t.altstack
-    on_alt = sp_base <= rsp < sp_base + size
-    if act.flags & SA_ONSTACK and not flags & SS_DISABLE and not on_alt:
-        sp = sp_base + size
-    else:
-        sp = rsp - 128  # the red zone
-    fx = (sp - FXSAVE_SIZE) & ~63
-    fxsave = bytearray(FXSAVE_SIZE)
-    struct.pack_into("<I", fxsave, 24, cpu.read(regs.MXCSR) & 0xFFFFFFFF)
-    xmm = cpu.cached_batch(regs.XMM_REGS, 16)
-    xmm.load()
-    fxsave[160:416] = xmm.raw
-    frame = ((fx - (8 + UC_SIZE + SIGINFO_SIZE)) & ~15) - 8
-    uc = frame + UC
-    context = struct.pack("<18q", *cpu.cached_batch(regs.SIGCONTEXT_REGS).load())
-    context += struct.pack("<HHHH", 0x33, 0, 0, 0x2b)
+def enter_handler(hook, t: GuestThread, sig: int, act: Action, info: bytes,
+                  return_to: int) -> None:
+    """Enter the guest handler of `sig` as the kernel does: its frame on the stack
+    (src/core/emulate_frames.c), the handler's mask for the thread. GuestFault (nothing
+    changed) if the stack cannot take the frame: the kernel's SIGSEGV."""
     old_mask = t.mask if t.saved_mask is None else t.saved_mask
-    context += struct.pack("<QQQQQ", 0, 0, old_mask, 0, fx)
-    stack_flags = (SS_ONSTACK if on_alt else 0) | (flags & SS_DISABLE)
-    ucontext = struct.pack("<QQQiiQ", 0, 0, sp_base, stack_flags, 0, size)
-    ucontext += context.ljust(256, b"\0") + struct.pack("<Q", old_mask)
-    data = struct.pack("<Q", act.restorer) + ucontext + info
-    memory.write(frame, data.ljust(fx - frame, b"\0") + fxsave)  # one write: one call
+    if not hook.enter_handler(sig, act.handler, return_to, act.flags, old_mask, t.altstack,
+                              info):
+        raise GuestFault
     t.saved_mask = None
     t.mask |= act.mask | (0 if act.flags & SA_NODEFER else bit(sig))
     if act.flags & SA_RESETHAND:
         act.handler = SIG_DFL
-    for reg, value in ((regs.RSP, frame), (regs.RIP, act.handler), (regs.RDI, sig),
-                       (regs.RSI, frame + 8 + UC_SIZE), (regs.RDX, uc), (regs.RAX, 0)):
-        cpu.write(reg, value)
-    cpu.write(regs.EFLAGS, cpu.read(regs.EFLAGS) & ~0x500)  # clear DF and TF
 
 
-def sigreturn(cpu: regs.Cpu, memory: GuestMemory, t: GuestThread) -> None:
-    """rt_sigreturn: restore what build_frame saved (the handler may have changed it).
-    GuestFault (nothing changed) if the frame is not readable: the kernel's SIGSEGV."""
-    uc = cpu.read(regs.RSP)  # the handler's `ret` popped pretcode
-    ucontext = memory.read(uc, UC_SIZE)
-    gregs = struct.unpack_from("<18Q", ucontext, UC_MCONTEXT)
-    fx, = struct.unpack_from("<Q", ucontext, FPSTATE_PTR)
-    mask, = struct.unpack_from("<Q", ucontext, UC_MASK)
-    fxsave = memory.read(fx, FXSAVE_SIZE) if fx else None
-    general = cpu.cached_batch(regs.SIGCONTEXT_REGS)
-    general.raw = struct.pack("<18Q", *gregs)
-    general.store()
-    if fxsave:
-        cpu.write(regs.MXCSR, struct.unpack_from("<I", fxsave, 24)[0])
-        xmm = cpu.cached_batch(regs.XMM_REGS, 16)
-        xmm.raw = fxsave[160:416]
-        xmm.store()
+def sigreturn(hook, t: GuestThread) -> None:
+    """rt_sigreturn, from the system call hook: the registers and mask the handler's
+    frame holds (it may have changed them). GuestFault (nothing changed) if the frame
+    is not readable: the kernel's SIGSEGV."""
+    mask = hook.sigreturn(True)
+    if mask is None:
+        raise GuestFault
     t.mask = mask & ~UNBLOCKABLE_BITS
 
 

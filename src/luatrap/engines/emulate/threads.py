@@ -41,7 +41,6 @@ class GuestThread:
     restart_always: bool = False  # ... before it began: restarted whatever the handler
     then: object = None  # finishes a call made outside the CPU: result -> result
     wait_limit: object = None  # rt_sigtimedwait's copy of its timeout, which ppoll updates
-    sigreturn: bool = False
     own_signals: bool = False  # signals pending on its host thread (watcher.py) to take
     first_arg: int = 0  # the first argument of its last call (aarch64's x0, for restarts)
     scratch: object = None  # a buffer a translated call hands the host (aarch64.py)
