@@ -153,13 +153,14 @@ class Watcher:
                     signo, _, code = struct.unpack_from("<iii", info)
                     target = next((t for t in emu.threads if t.tid == tid), None)
                     if code == SI_TKILL and target is not None:  # sent to that thread
-                        if emu.signals.post(signo, info, target, emu.threads) is not None:
-                            emu.kick(target)
+                        emu.signals.post(signo, info, target, emu.threads)
                     else:
                         self.route(signo, info)
 
     def route(self, signo: int, info: bytes) -> None:
-        """A signal for the process: ignore, stop, or post it to a guest thread."""
+        """A signal for the process: ignore, stop, or post it to a guest thread (which
+        the loop then interrupts, once its reading is done: a CPU stopped earlier would
+        only wait for the watcher to let go of the interpreter)."""
         emu = self.emu
         handler = emu.signals.actions[signo].handler
         # a blocked signal is never ignored: it waits, for a handler set by then, or a
@@ -173,6 +174,4 @@ class Watcher:
                 if signo in sig.STOP_BY_DEFAULT:
                     sig.stop_by(signo)
                     return
-        target = emu.signals.post(signo, info, None, emu.threads)
-        if target is not None:
-            emu.kick(target)
+        emu.signals.post(signo, info, None, emu.threads)
