@@ -210,6 +210,17 @@ def test_a_handler_changes_the_registers_it_returns_to(prints_as_the_kernel):
                                             "vector 7", "instruction skipped: yes"])
 
 
+def test_a_signal_comes_from_where_the_kernel_says(prints_as_the_kernel):
+    """SIGPIPE's siginfo names the process itself; glibc's SIGEV_THREAD timers (signal
+    32, which luatrap's own C library reserves) call back; a timer aimed at one thread
+    signals that thread, with the timer's id."""
+    prints_as_the_kernel("signal_origins", [
+        "SIGPIPE: si_code 0, from the process itself: yes",
+        "SIGEV_THREAD timer: callback ran 5 times",
+        "SIGEV_THREAD_ID timer: taken by the thread it names: yes, SI_TIMER: yes, its id: yes",
+        "SIGEV_THREAD_ID for another process's thread: refused"])
+
+
 def test_a_robust_mutex_whose_owner_died_says_so(prints_as_the_kernel):
     """EOWNERDEAD after the owner thread is joined, for a thread already waiting, and
     for a mutex shared with a process that exited holding it (not a hang)."""

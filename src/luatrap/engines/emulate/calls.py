@@ -239,6 +239,42 @@ def sigaltstack(emu: Emulator, t: GuestThread, new: int, old: int, *_) -> int:
     return 0
 
 
+SIGEV_SIGNAL, SIGEV_THREAD_ID = 0, 4
+TIMER_CREATE = syscall_table.by_name("timer_create").nr
+TIMER_DELETE = syscall_table.by_name("timer_delete").nr
+
+
+def timer_create(emu: Emulator, t: GuestThread, clock: int, event: int, created: int,
+                 *_) -> int:
+    """A timer that signals one thread (SIGEV_THREAD_ID, as glibc's SIGEV_THREAD
+    timers do) signals the process on the host instead, and the watcher hands its
+    signal to that thread: a host thread's own pending signals are out of the
+    signalfd's reach. Its siginfo names the timer, so the guest sees no difference."""
+    refused = emu.refused("timer_create", (clock, event, created, 0, 0, 0))
+    if refused or not event:
+        return refused or host.syscall(TIMER_CREATE, clock, event, created, 0, 0, 0)
+    spec = bytearray(emu.memory.read(event, 64))
+    notify, tid = struct.unpack_from("<ii", spec, 12)
+    if notify != SIGEV_THREAD_ID:
+        return host.syscall(TIMER_CREATE, clock, event, created, 0, 0, 0)
+    if not any(x.tid == tid for x in emu.threads):
+        return -errno.EINVAL  # the kernel's answer for a thread of another process
+    struct.pack_into("<i", spec, 12, SIGEV_SIGNAL)
+    copy = ctypes.create_string_buffer(bytes(spec), len(spec))
+    result = host.syscall(TIMER_CREATE, clock, ctypes.addressof(copy), created, 0, 0, 0)
+    if result == 0:
+        timer = struct.unpack("<i", emu.memory.read(created, 4))[0]
+        emu.signals.thread_timers[timer] = tid
+    return result
+
+
+def timer_delete(emu: Emulator, t: GuestThread, timer: int, *_) -> int:
+    result = host.syscall(TIMER_DELETE, timer, 0, 0, 0, 0, 0)
+    if result == 0:
+        emu.signals.thread_timers.pop(timer, None)
+    return result
+
+
 def kill(emu: Emulator, t: GuestThread, pid: int, signo: int, *_) -> int:
     """kill(2) of luatrap's own process goes to the guest's handlers directly."""
     if pid != os.getpid():
@@ -456,6 +492,7 @@ EMULATED = {
     "rt_sigsuspend": rt_sigsuspend, "rt_sigtimedwait": rt_sigtimedwait,
     "sigaltstack": sigaltstack, "signalfd": signalfd, "signalfd4": signalfd4,
     "kill": kill, "tgkill": tgkill, "tkill": tkill, "pidfd_send_signal": pidfd_send_signal,
+    "timer_create": timer_create, "timer_delete": timer_delete,
     "clone3": clone3,
     "close": close, "close_range": close_range, "dup2": dup2, "dup3": dup3,
     "clone": clone, "fork": fork, "vfork": vfork, "execve": execve, "execveat": execveat,

@@ -109,11 +109,10 @@ class SignalDelivery:
         t.own_signals = False
         pending = thread_pending(t.tid)
         for signo in range(1, 65):
-            if not pending & sig.bit(signo) or signo not in sig.BLOCKABLE:
+            if not pending & sig.bit(signo) or signo not in sig.ALL:
                 continue
-            got = signal.sigtimedwait({signo}, 0)
-            if got is not None:
-                info = sig.make_info(signo, got.si_code, got.si_pid, got.si_uid)
+            info = host.take_signal(signo)
+            if info is not None:
                 self.signals.post(signo, info, t, self.threads)
         self.note_signals()
 

@@ -58,3 +58,23 @@ def page_up(x: int) -> int:
 def failed(result: int) -> bool:
     """Is a raw result an error (-4095..-1)?"""
     return -4096 < result < 0
+
+
+def change_signal_mask(how: int, bits: int) -> int:
+    """rt_sigprocmask for the calling thread, raw: glibc's pthread_sigmask (and so
+    Python's) leaves out its own two signals, 32 and 33, which a guest may use as any
+    other (its SIGEV_THREAD timers signal with 32). The old mask, as bits."""
+    new, old = ctypes.c_uint64(bits), ctypes.c_uint64()
+    if syscall(14, how, ctypes.addressof(new), ctypes.addressof(old), 8, 0, 0) != 0:
+        raise OSError("rt_sigprocmask failed")
+    return old.value
+
+
+def take_signal(signo: int) -> bytes | None:
+    """Take signal `signo` if it is pending for the calling thread (rt_sigtimedwait,
+    without waiting, raw as change_signal_mask): its siginfo_t, as the kernel made it."""
+    wanted, info = ctypes.c_uint64(1 << (signo - 1)), ctypes.create_string_buffer(128)
+    no_wait = (ctypes.c_long * 2)()
+    got = syscall(128, ctypes.addressof(wanted), ctypes.addressof(info),
+                  ctypes.addressof(no_wait), 8, 0, 0)
+    return info.raw if got == signo else None

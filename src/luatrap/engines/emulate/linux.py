@@ -294,8 +294,9 @@ class Emulator(ForeignCalls, SignalDelivery):
 
     def take_host_signal(self, t: GuestThread, signo: int) -> None:
         """A write failed with EPIPE/EFBIG: the kernel also sent this thread a signal."""
-        if signal.sigtimedwait({signo}, 0) is not None:
-            self.signals.post(signo, sig.make_info(signo, sig.SI_KERNEL), t, self.threads)
+        info = host.take_signal(signo)
+        if info is not None:
+            self.signals.post(signo, info, t, self.threads)
 
     # -- interrupts and faults -------------------------------------------------------
     def on_interrupt(self, vector: int) -> None:
@@ -429,7 +430,7 @@ class Emulator(ForeignCalls, SignalDelivery):
 
         def main() -> None:
             child.tid = threading.get_native_id()
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig.KICK})
+            block_signals()  # everything but KICK, glibc's 32 too
             ready.set()
             self.run_thread(child)
 

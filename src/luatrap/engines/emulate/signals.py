@@ -16,23 +16,22 @@ import signal
 import struct
 import threading
 
-from luatrap.engines.emulate.host import libc
+from luatrap.engines.emulate.host import change_signal_mask, libc
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.engines.emulate.threads import GuestThread
 
 KICK = signal.SIGRTMAX  # interrupts a host call of one guest thread (emulate_kick.c)
 SIG_DFL, SIG_IGN = 0, 1
+SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2  # rt_sigprocmask's `how`
 SA_SIGINFO, SA_ONSTACK, SA_RESTART = 0x4, 0x08000000, 0x10000000
 SA_NODEFER, SA_RESETHAND, SA_RESTORER = 0x40000000, 0x80000000, 0x04000000
 SS_ONSTACK, SS_DISABLE = 1, 2
-SI_KERNEL = 0x80
+SI_TIMER = -2
 IGNORED_BY_DEFAULT = {signal.SIGCHLD, signal.SIGURG, signal.SIGWINCH, signal.SIGCONT}
 STOP_BY_DEFAULT = {signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
 UNCATCHABLE = {signal.SIGKILL, signal.SIGSTOP}
 UNBLOCKABLE_BITS = (1 << (signal.SIGKILL - 1)) | (1 << (signal.SIGSTOP - 1))
 ALL = {s for s in range(1, signal.SIGRTMAX + 1) if s not in UNCATCHABLE}
-# what luatrap's threads can block (Python refuses glibc's own 32 and 33)
-BLOCKABLE = {int(s) for s in signal.valid_signals()} - UNCATCHABLE
 SIGINFO_SIZE = 128
 # The most an x86_64 handler's frame takes of an alternate stack (AT_MINSIGSTKSZ): struct
 # rt_sigframe (pretcode, ucontext, siginfo), the FXSAVE area and their alignments
@@ -67,8 +66,9 @@ class Signals:
         self.process_pending = 0
         self.info: dict[tuple[int, int], bytes] = {}  # (tid or 0, signal) -> siginfo
         self.signalfds: dict[int, list[int]] = {}  # guest fd -> [signal set, write end]
+        self.thread_timers: dict[int, int] = {}  # timer id -> the thread it signals
         self.on_post = lambda: None  # told after a signal is marked pending
-        for sig in BLOCKABLE:  # what luatrap inherited ignored, the program inherits ignored
+        for sig in ALL:  # what luatrap inherited ignored, the program inherits ignored
             if sig not in (signal.SIGPIPE, signal.SIGXFSZ, KICK) and _ignored(sig):
                 self.actions[sig].handler = SIG_IGN
 
@@ -77,6 +77,7 @@ class Signals:
         self.lock = threading.RLock()
         self.process_pending = 0
         self.info.clear()
+        self.thread_timers.clear()  # timers are not inherited
 
     # -- rt_sigaction and friends ---------------------------------------------------
     def sigaction(self, sig: int, new: int, old: int) -> int:
@@ -182,12 +183,21 @@ def make_info(sig: int, code: int = 0, pid: int = 0, uid: int = 0, value: int = 
     return struct.pack("<iiiiIIQ", sig, 0, code, 0, pid, uid, value).ljust(SIGINFO_SIZE, b"\0")
 
 
+def timer_info(sig: int, timer: int, overrun: int, value: int) -> bytes:
+    """A POSIX timer's siginfo_t: which timer, how many expirations it missed."""
+    return struct.pack("<iiiiiiQ", sig, 0, SI_TIMER, 0, timer, overrun,
+                       value).ljust(SIGINFO_SIZE, b"\0")
+
+
 def signalfd_record(info: bytes) -> bytes:
     """A siginfo_t as the struct signalfd_siginfo that reading a signalfd gives."""
     signo, err, code, _, pid, uid, value = struct.unpack("<iiiiIIQ", info[:32].ljust(32, b"\0"))
     status = ((value & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000  # si_status / si_int
-    return struct.pack("<IiiIIiIIIIiiQ", signo, err, code, pid, uid, 0, 0, 0, 0, 0, status,
-                       status, value).ljust(SIGINFO_SIZE, b"\0")
+    timer = overrun = 0
+    if code == SI_TIMER:  # si_timerid and si_overrun where pid and uid are
+        timer, overrun, pid, uid = pid, uid, 0, 0
+    return struct.pack("<IiiIIiIIIIiiQ", signo, err, code, pid, uid, 0, timer, 0, overrun,
+                       0, status, status, value).ljust(SIGINFO_SIZE, b"\0")
 
 
 def enter_handler(hook, t: GuestThread, sig: int, act: Action, info: bytes,
@@ -218,14 +228,14 @@ def sigreturn(hook, t: GuestThread) -> None:
 def die_by(sig: int) -> None:
     """End luatrap's process (the program's) by signal `sig`, as its default action."""
     libc.signal(sig, ctypes.c_void_p(SIG_DFL))
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
-    libc.raise_(sig) if hasattr(libc, "raise_") else os.kill(os.getpid(), sig)
+    change_signal_mask(SIG_UNBLOCK, bit(sig))
+    os.kill(os.getpid(), sig)
     os._exit(128 + sig)
 
 
 def stop_by(sig: int) -> None:
     """Stop the process by `sig` (Ctrl-Z), as its default action; returns once continued."""
     libc.signal(sig, ctypes.c_void_p(SIG_DFL))
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
+    change_signal_mask(SIG_UNBLOCK, bit(sig))
     os.kill(os.getpid(), sig)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
+    change_signal_mask(SIG_BLOCK, bit(sig))

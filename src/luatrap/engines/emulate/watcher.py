@@ -22,8 +22,9 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from luatrap.engines.emulate import host
 from luatrap.engines.emulate import signals as sig
-from luatrap.engines.emulate.host import libc
+from luatrap.engines.emulate.host import change_signal_mask
 
 if TYPE_CHECKING:
     from luatrap.engines.emulate.linux import Emulator
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 SFD_NONBLOCK, SFD_CLOEXEC = 0o4000, 0o2000000
 SLICE_MS = 10
 OWN_SIGNALS_MS = 50  # how often thread-directed signals are looked for (one file a thread)
-_INFO = struct.Struct("<IiiII20xiiQ")  # signo errno code pid uid ... status int ptr
+# struct signalfd_siginfo: signo errno code pid uid fd tid band overrun trapno status int ptr
+_INFO = struct.Struct("<IiiIIiIIIIiiQ")
 _OUTSIDE = struct.Struct("<i4x128s")  # emulate_kick.c: receiving thread, siginfo
 SI_TKILL = -6
 
@@ -48,9 +50,11 @@ def thread_pending(tid: int) -> int:
     return 0
 
 
-def block_signals() -> set[int]:
-    """Block every catchable signal but KICK in the calling thread; the old mask."""
-    return set(signal.pthread_sigmask(signal.SIG_BLOCK, sig.BLOCKABLE - {sig.KICK}))
+def block_signals(but: frozenset[int] = frozenset({sig.KICK})) -> set[int]:
+    """Block every catchable signal but those in `but` in the calling thread (glibc
+    unblocks its own 32 in every new thread); the old mask."""
+    old = change_signal_mask(sig.SIG_SETMASK, sum(sig.bit(s) for s in sig.ALL - but))
+    return {s for s in sig.ALL if old & sig.bit(s)}
 
 
 class Watcher:
@@ -58,12 +62,10 @@ class Watcher:
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
-        mask = ctypes.create_string_buffer(128)
-        for s in sig.BLOCKABLE - {sig.KICK}:
-            libc.sigaddset(mask, s)
-        fd = libc.signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC)
+        mask = ctypes.c_uint64(sum(sig.bit(s) for s in sig.ALL - {sig.KICK}))
+        fd = host.syscall(289, -1, ctypes.addressof(mask), 8, SFD_NONBLOCK | SFD_CLOEXEC, 0, 0)
         if fd < 0:
-            raise OSError(ctypes.get_errno(), "signalfd")
+            raise OSError(-fd, "signalfd")
         self.fd = emu.keep_fd(fd)
         # wake(): a new guest thread makes the watcher time-slice, which it does not
         # do (it sleeps until a signal comes) while the program has one thread
@@ -92,9 +94,12 @@ class Watcher:
 
     def start(self) -> None:
         threading.Thread(target=self._loop, daemon=True, name="luatrap-watcher").start()
+        # glibc unblocks its own 32 and 33 in the thread that starts the first other
+        # thread: the caller, a guest thread, blocks them again
+        block_signals()
 
     def _loop(self) -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {sig.KICK})
+        block_signals(but=frozenset())
         emu = self.emu
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
@@ -128,16 +133,34 @@ class Watcher:
         # A signal read is the kernel's no more: it is routed under the signal lock, so
         # an execve (which takes the lock to hand pending signals on) never loses one
         # between the read and the post.
-        with self.emu.signals.lock:
+        emu = self.emu
+        with emu.signals.lock:
             while True:
                 try:
                     data = os.read(self.fd, 128 * 16)
                 except BlockingIOError:
                     return
                 for off in range(0, len(data), 128):
-                    signo, _, code, pid, uid, status, _int, ptr = _INFO.unpack_from(data, off)
+                    (signo, _, code, pid, uid, _, timer, _, overrun, _, status, _,
+                     ptr) = _INFO.unpack_from(data, off)
+                    if code == sig.SI_TIMER:
+                        self.timer_expired(signo, sig.timer_info(signo, timer, overrun, ptr),
+                                           timer)
+                        continue
                     value = status if signo == signal.SIGCHLD else ptr
                     self.route(signo, sig.make_info(signo, code, pid, uid, value))
+
+    def timer_expired(self, signo: int, info: bytes, timer: int) -> None:
+        """A timer's signal: for the thread the timer names (calls.timer_create), if it
+        names one; a timer whose thread has gone signals nobody, as natively."""
+        emu = self.emu
+        tid = emu.signals.thread_timers.get(timer)
+        if tid is None:
+            self.route(signo, info)
+            return
+        target = next((t for t in emu.threads if t.tid == tid), None)
+        if target is not None:
+            emu.signals.post(signo, info, target, emu.threads)
 
     def _read_outside(self) -> None:
         """SIGRTMAX from another process (the kick handler's records)."""
