@@ -326,6 +326,12 @@ def test_odd_arguments_get_the_kernels_answers(engine, rules, cprog):
     assert r.stdout == native_run(program).stdout
 
 
+def test_an_open_gets_the_lowest_free_descriptor(prints_as_the_kernel):
+    """luatrap's own files (the emulate engine's look at /proc for signals) never take
+    a number in the program's table, even for a moment."""
+    prints_as_the_kernel("lowest_fd", ["opens that did not get the lowest free descriptor: 0"])
+
+
 def test_a_vfork_child_writes_its_parents_memory(prints_as_the_kernel):
     """vfork shares memory until exec or exit: the parent sees the child's stores (a
     global, its own stack, a page it never touched, heap, an mmap), and posix_spawn gets

@@ -221,6 +221,12 @@ def test_a_signal_comes_from_where_the_kernel_says(prints_as_the_kernel):
         "SIGEV_THREAD_ID for another process's thread: refused"])
 
 
+def test_glibc_s_own_signals_are_the_programs(prints_as_the_kernel):
+    """32 and 33 end a process by default, as other real-time signals do."""
+    prints_as_the_kernel("reserved_signals", [
+        f"signal {n}: the child was killed by {n}" for n in (32, 33, 34)])
+
+
 def test_a_robust_mutex_whose_owner_died_says_so(prints_as_the_kernel):
     """EOWNERDEAD after the owner thread is joined, for a thread already waiting, and
     for a mutex shared with a process that exited holding it (not a hang)."""

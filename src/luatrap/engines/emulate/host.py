@@ -78,3 +78,10 @@ def take_signal(signo: int) -> bytes | None:
     got = syscall(128, ctypes.addressof(wanted), ctypes.addressof(info),
                   ctypes.addressof(no_wait), 8, 0, 0)
     return info.raw if got == signo else None
+
+
+def restore_default_action(signo: int) -> None:
+    """The host's default action for `signo` (raw rt_sigaction, as change_signal_mask:
+    glibc refuses to touch its own 32 and 33)."""
+    default = (ctypes.c_uint64 * 4)()  # handler SIG_DFL, no flags, restorer, mask
+    syscall(13, signo, ctypes.addressof(default), 0, 8, 0, 0)

@@ -16,7 +16,7 @@ import signal
 import struct
 import threading
 
-from luatrap.engines.emulate.host import change_signal_mask, libc
+from luatrap.engines.emulate.host import change_signal_mask, libc, restore_default_action
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.engines.emulate.threads import GuestThread
 
@@ -227,7 +227,7 @@ def sigreturn(hook, t: GuestThread) -> None:
 
 def die_by(sig: int) -> None:
     """End luatrap's process (the program's) by signal `sig`, as its default action."""
-    libc.signal(sig, ctypes.c_void_p(SIG_DFL))
+    restore_default_action(sig)
     change_signal_mask(SIG_UNBLOCK, bit(sig))
     os.kill(os.getpid(), sig)
     os._exit(128 + sig)
@@ -235,7 +235,7 @@ def die_by(sig: int) -> None:
 
 def stop_by(sig: int) -> None:
     """Stop the process by `sig` (Ctrl-Z), as its default action; returns once continued."""
-    libc.signal(sig, ctypes.c_void_p(SIG_DFL))
+    restore_default_action(sig)
     change_signal_mask(SIG_UNBLOCK, bit(sig))
     os.kill(os.getpid(), sig)
     change_signal_mask(SIG_BLOCK, bit(sig))

@@ -4,12 +4,13 @@ Every other host thread blocks every signal, so each one the process gets waits 
 watcher's signalfd; it is routed to a guest thread by the guest's dispositions and
 masks (signals.py). Every few milliseconds the watcher also stops the CPU if a guest
 thread has held it for a whole slice while others wait, and re-kicks threads that have
-a signal to take but still sleep in the host kernel. A signal sent to one guest thread
-(tgkill from another process, a SIGEV_THREAD_ID timer) is pending on that thread's host
-thread, where the signalfd cannot read it: the watcher sees it in /proc and has that
-thread take it (Emulator.take_own_signals). SIGRTMAX, which guest threads leave
-unblocked for luatrap's kicks, comes from another process through the kick handler's
-pipe instead (src/core/emulate_kick.c).
+a signal to take but still sleep in the host kernel. A timer aimed at one thread
+signals the process and is handed to that thread by its id (calls.timer_create). A
+signal another process sends to one guest thread (tgkill) is pending on that thread's
+host thread, where the signalfd cannot read it: the looker, a thread of its own, sees it
+in /proc and has that thread take it (Emulator.take_own_signals). SIGRTMAX, which guest
+threads leave unblocked for luatrap's kicks, comes from another process through the
+kick handler's pipe instead (src/core/emulate_kick.c).
 """
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
 
 SFD_NONBLOCK, SFD_CLOEXEC = 0o4000, 0o2000000
 SLICE_MS = 10
-OWN_SIGNALS_MS = 50  # how often thread-directed signals are looked for (one file a thread)
+CLONE_FILES = 0x400
+# how often the looker reads each guest thread's /proc status: every 10 ms, less often
+# with many threads (a read costs ~15 us), never less than every 100 ms
+LOOK_EVERY_S, LOOK_PER_THREAD_S, LOOK_AT_MOST_S = 0.010, 0.001, 0.100
 # struct signalfd_siginfo: signo errno code pid uid fd tid band overrun trapno status int ptr
 _INFO = struct.Struct("<IiiIIiIIIIiiQ")
 _OUTSIDE = struct.Struct("<i4x128s")  # emulate_kick.c: receiving thread, siginfo
@@ -94,9 +98,15 @@ class Watcher:
 
     def start(self) -> None:
         threading.Thread(target=self._loop, daemon=True, name="luatrap-watcher").start()
+        threading.Thread(target=self._look, daemon=True, name="luatrap-looker").start()
         # glibc unblocks its own 32 and 33 in the thread that starts the first other
-        # thread: the caller, a guest thread, blocks them again
+        # thread: the caller, a guest thread, blocks them again. Every new thread starts
+        # with 32 unblocked too, until it blocks it: one that arrives then goes through
+        # the kick handler's pipe, as SIGRTMAX from outside does, and not to glibc
+        # (which has no handler for it: the default would end the process).
         block_signals()
+        for signo in (32, 33):
+            self.emu.hook.install_kick(signo, self.outside_write)
 
     def _loop(self) -> None:
         block_signals(but=frozenset())
@@ -106,10 +116,10 @@ class Watcher:
         poller.register(self.wake_fd, select.POLLIN)
         poller.register(self.outside_fd, select.POLLIN)
         last_turn = -1
-        next_look = 0.0
         while True:
-            busy = len(emu.threads) > 1 or any(emu.signals.pending_for(t) for t in emu.threads)
-            ready = {fd for fd, _ in poller.poll(SLICE_MS if busy else OWN_SIGNALS_MS)}
+            busy = len(emu.threads) > 1 or any(emu.signals.pending_for(t) or t.own_signals
+                                               for t in emu.threads)
+            ready = {fd for fd, _ in poller.poll(SLICE_MS if busy else None)}
             if self.wake_fd in ready:
                 os.eventfd_read(self.wake_fd)
             if self.fd in ready:
@@ -120,13 +130,26 @@ class Watcher:
             if lock.contended() and lock.turns == last_turn:
                 emu.cpu.interrupt()
             last_turn = lock.turns
-            look = time.monotonic() >= next_look
-            if look:
-                next_look = time.monotonic() + OWN_SIGNALS_MS / 1000
             for t in list(emu.threads):
-                if look and not t.own_signals and thread_pending(t.tid):
-                    t.own_signals = True
                 if emu.signals.pending_for(t) or t.own_signals:
+                    emu.kick(t)
+
+    def _look(self) -> None:
+        """Look for signals pending on guest threads' host threads themselves. The
+        files are opened in a descriptor table of this thread's own (unshare
+        CLONE_FILES, then every inherited descriptor closed): an open in the program's
+        table, even for a moment, would take the number its next open should get."""
+        block_signals(but=frozenset())
+        if host.libc.unshare(CLONE_FILES) == 0:
+            os.closerange(0, os.sysconf("SC_OPEN_MAX"))
+        emu = self.emu
+        while True:
+            threads = list(emu.threads)
+            time.sleep(min(max(LOOK_EVERY_S, LOOK_PER_THREAD_S * len(threads)),
+                           LOOK_AT_MOST_S))
+            for t in threads:  # (kicked again each time, until it has taken them)
+                if t.own_signals or thread_pending(t.tid):
+                    t.own_signals = True
                     emu.kick(t)
 
     def _read(self) -> None:
@@ -163,7 +186,8 @@ class Watcher:
             emu.signals.post(signo, info, target, emu.threads)
 
     def _read_outside(self) -> None:
-        """SIGRTMAX from another process (the kick handler's records)."""
+        """The kick handler's records: SIGRTMAX from another process, or signal 32 or 33
+        caught by a thread that had not blocked them yet."""
         emu = self.emu
         with emu.signals.lock:
             while True:
@@ -173,7 +197,10 @@ class Watcher:
                     return
                 for off in range(0, len(data) - _OUTSIDE.size + 1, _OUTSIDE.size):
                     tid, info = _OUTSIDE.unpack_from(data, off)
-                    signo, _, code = struct.unpack_from("<iii", info)
+                    signo, _, code, _, timer = struct.unpack_from("<iiiii", info)
+                    if code == sig.SI_TIMER:
+                        self.timer_expired(signo, info, timer)
+                        continue
                     target = next((t for t in emu.threads if t.tid == tid), None)
                     if code == SI_TKILL and target is not None:  # sent to that thread
                         emu.signals.post(signo, info, target, emu.threads)
