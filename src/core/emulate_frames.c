@@ -74,35 +74,33 @@ _Static_assert(sizeof(struct x86_rt_sigframe) == 440, "the kernel's x86_64 rt_si
 
 enum { X86_EFLAGS = 17, X86_RSP = 15, X86_RIP = 16, X86_MXCSR = 18, X86_XMM = 19 };
 
-/* the sigcontext's general registers, then MXCSR and xmm0-15: one batch */
-static const int x86_frame_regs[X86_XMM + 16] = {
-    UC_X86_REG_R8, UC_X86_REG_R9, UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12,
-    UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15, UC_X86_REG_RDI, UC_X86_REG_RSI,
-    UC_X86_REG_RBP, UC_X86_REG_RBX, UC_X86_REG_RDX, UC_X86_REG_RAX, UC_X86_REG_RCX,
-    UC_X86_REG_RSP, UC_X86_REG_RIP, UC_X86_REG_EFLAGS, UC_X86_REG_MXCSR,
-    UC_X86_REG_XMM0, UC_X86_REG_XMM0 + 1, UC_X86_REG_XMM0 + 2, UC_X86_REG_XMM0 + 3,
-    UC_X86_REG_XMM0 + 4, UC_X86_REG_XMM0 + 5, UC_X86_REG_XMM0 + 6, UC_X86_REG_XMM0 + 7,
-    UC_X86_REG_XMM0 + 8, UC_X86_REG_XMM0 + 9, UC_X86_REG_XMM0 + 10, UC_X86_REG_XMM0 + 11,
-    UC_X86_REG_XMM0 + 12, UC_X86_REG_XMM0 + 13, UC_X86_REG_XMM0 + 14, UC_X86_REG_XMM0 + 15};
-
-struct x86_registers { /* x86_frame_regs' values */
+struct x86_registers { /* the sigcontext's general registers, MXCSR, xmm0-15 */
   uint64_t gregs[X86_MXCSR];
   uint64_t mxcsr;
   unsigned char xmm[16][16];
 };
 
-static void x86_pointers(struct x86_registers *r, void **ptrs) {
+#define X86_BATCH (X86_XMM + 16)
+
+/* Unicorn's ids for struct x86_registers, and where each value goes: one batch. */
+static void x86_batch(struct x86_registers *r, int *ids, void **ptrs) {
+  static const int gregs[X86_MXCSR] = {
+      UC_X86_REG_R8, UC_X86_REG_R9, UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12,
+      UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15, UC_X86_REG_RDI, UC_X86_REG_RSI,
+      UC_X86_REG_RBP, UC_X86_REG_RBX, UC_X86_REG_RDX, UC_X86_REG_RAX, UC_X86_REG_RCX,
+      UC_X86_REG_RSP, UC_X86_REG_RIP, UC_X86_REG_EFLAGS};
   int i;
   for (i = 0; i < X86_MXCSR; i++)
-    ptrs[i] = &r->gregs[i];
-  ptrs[X86_MXCSR] = &r->mxcsr;
+    ids[i] = gregs[i], ptrs[i] = &r->gregs[i];
+  ids[X86_MXCSR] = UC_X86_REG_MXCSR, ptrs[X86_MXCSR] = &r->mxcsr;
   for (i = 0; i < 16; i++)
-    ptrs[X86_XMM + i] = r->xmm[i];
+    ids[X86_XMM + i] = UC_X86_REG_XMM0 + i, ptrs[X86_XMM + i] = r->xmm[i];
 }
 
 int emu_x86_64_enter_handler(struct emu_hook *h, const struct handler_entry *e) {
   struct x86_registers r;
-  void *ptrs[X86_XMM + 16];
+  int ids[X86_BATCH];
+  void *ptrs[X86_BATCH];
   unsigned char buf[sizeof(struct x86_rt_sigframe) + 15 + 8 + X86_FXSAVE_SIZE];
   struct x86_rt_sigframe *f = (struct x86_rt_sigframe *)(void *)buf;
   struct stack_choice stack;
@@ -116,8 +114,8 @@ int emu_x86_64_enter_handler(struct emu_hook *h, const struct handler_entry *e) 
   size_t size;
 
   memset(&r, 0, sizeof r);
-  x86_pointers(&r, ptrs);
-  if (h->api.reg_read_batch(h->uc, x86_frame_regs, ptrs, X86_XMM + 16) != 0)
+  x86_batch(&r, ids, ptrs);
+  if (h->api.reg_read_batch(h->uc, ids, ptrs, X86_BATCH) != 0)
     return -1;
   stack = choose_stack(e, r.gregs[X86_RSP], 128);
   fx = (stack.sp - X86_FXSAVE_SIZE) & ~(uint64_t)63;
@@ -154,14 +152,15 @@ int emu_x86_64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias) {
   struct x86_registers r;
   struct x86_ucontext uc;
   unsigned char fxsave[X86_FXSAVE_SIZE];
-  void *ptrs[X86_XMM + 16];
+  int ids[X86_BATCH];
+  void *ptrs[X86_BATCH];
   uint64_t now[2]; /* rsp, eflags */
   void *now_ptrs[2] = {&now[0], &now[1]};
   static const int now_regs[2] = {UC_X86_REG_RSP, UC_X86_REG_EFLAGS};
   int n = X86_MXCSR;
 
   memset(&r, 0, sizeof r);
-  x86_pointers(&r, ptrs);
+  x86_batch(&r, ids, ptrs);
   if (h->api.reg_read_batch(h->uc, now_regs, now_ptrs, 2) != 0)
     return -1;
   /* the handler's `ret` popped pretcode: rsp is at the ucontext */
@@ -172,14 +171,14 @@ int emu_x86_64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias) {
       return -1;
     memcpy(&r.mxcsr, fxsave + X86_FX_MXCSR, 4);
     memcpy(r.xmm, fxsave + X86_FX_XMM, sizeof r.xmm);
-    n = X86_XMM + 16;
+    n = X86_BATCH;
   }
   memcpy(r.gregs, uc.mcontext.gregs, X86_EFLAGS * sizeof r.gregs[0]);
   r.gregs[X86_RIP] -= pc_bias;
   r.gregs[X86_EFLAGS] = (now[1] & ~(uint64_t)X86_FIX_EFLAGS) |
                         (uc.mcontext.gregs[X86_EFLAGS] & X86_FIX_EFLAGS);
   *mask = uc.sigmask;
-  return h->api.reg_write_batch(h->uc, x86_frame_regs, ptrs, n) == 0 ? 0 : -1;
+  return h->api.reg_write_batch(h->uc, ids, ptrs, n) == 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------------ aarch64 */
@@ -226,36 +225,24 @@ _Static_assert(sizeof(struct a64_rt_sigframe) == 4688, "the kernel's aarch64 rt_
 enum { A64_X29 = 29, A64_X30 = 30, A64_SP = 31, A64_PC = 32, A64_NZCV = 33, A64_FPSR = 34,
        A64_FPCR = 35, A64_Q = 36 };
 
-static const int a64_frame_regs[A64_Q + 32] = {
-    UC_ARM64_REG_X0, UC_ARM64_REG_X0 + 1, UC_ARM64_REG_X0 + 2, UC_ARM64_REG_X0 + 3,
-    UC_ARM64_REG_X0 + 4, UC_ARM64_REG_X0 + 5, UC_ARM64_REG_X0 + 6, UC_ARM64_REG_X0 + 7,
-    UC_ARM64_REG_X0 + 8, UC_ARM64_REG_X0 + 9, UC_ARM64_REG_X0 + 10, UC_ARM64_REG_X0 + 11,
-    UC_ARM64_REG_X0 + 12, UC_ARM64_REG_X0 + 13, UC_ARM64_REG_X0 + 14, UC_ARM64_REG_X0 + 15,
-    UC_ARM64_REG_X0 + 16, UC_ARM64_REG_X0 + 17, UC_ARM64_REG_X0 + 18, UC_ARM64_REG_X0 + 19,
-    UC_ARM64_REG_X0 + 20, UC_ARM64_REG_X0 + 21, UC_ARM64_REG_X0 + 22, UC_ARM64_REG_X0 + 23,
-    UC_ARM64_REG_X0 + 24, UC_ARM64_REG_X0 + 25, UC_ARM64_REG_X0 + 26, UC_ARM64_REG_X0 + 27,
-    UC_ARM64_REG_X0 + 28, UC_ARM64_REG_X29, UC_ARM64_REG_X30, UC_ARM64_REG_SP,
-    UC_ARM64_REG_PC, UC_ARM64_REG_NZCV, UC_ARM64_REG_FPSR, UC_ARM64_REG_FPCR,
-    UC_ARM64_REG_Q0, UC_ARM64_REG_Q0 + 1, UC_ARM64_REG_Q0 + 2, UC_ARM64_REG_Q0 + 3,
-    UC_ARM64_REG_Q0 + 4, UC_ARM64_REG_Q0 + 5, UC_ARM64_REG_Q0 + 6, UC_ARM64_REG_Q0 + 7,
-    UC_ARM64_REG_Q0 + 8, UC_ARM64_REG_Q0 + 9, UC_ARM64_REG_Q0 + 10, UC_ARM64_REG_Q0 + 11,
-    UC_ARM64_REG_Q0 + 12, UC_ARM64_REG_Q0 + 13, UC_ARM64_REG_Q0 + 14, UC_ARM64_REG_Q0 + 15,
-    UC_ARM64_REG_Q0 + 16, UC_ARM64_REG_Q0 + 17, UC_ARM64_REG_Q0 + 18, UC_ARM64_REG_Q0 + 19,
-    UC_ARM64_REG_Q0 + 20, UC_ARM64_REG_Q0 + 21, UC_ARM64_REG_Q0 + 22, UC_ARM64_REG_Q0 + 23,
-    UC_ARM64_REG_Q0 + 24, UC_ARM64_REG_Q0 + 25, UC_ARM64_REG_Q0 + 26, UC_ARM64_REG_Q0 + 27,
-    UC_ARM64_REG_Q0 + 28, UC_ARM64_REG_Q0 + 29, UC_ARM64_REG_Q0 + 30, UC_ARM64_REG_Q0 + 31};
-
-struct a64_registers { /* a64_frame_regs' values */
+struct a64_registers { /* x0-x30, sp, pc, nzcv, fpsr, fpcr, q0-q31 */
   uint64_t x[A64_Q];
   unsigned char q[32][16];
 };
 
-static void a64_pointers(struct a64_registers *r, void **ptrs) {
+#define A64_BATCH (A64_Q + 32)
+
+/* Unicorn's ids for struct a64_registers, and where each value goes: one batch. */
+static void a64_batch(struct a64_registers *r, int *ids, void **ptrs) {
+  static const int named[A64_Q - A64_X29] = {UC_ARM64_REG_X29, UC_ARM64_REG_X30,
+                                             UC_ARM64_REG_SP, UC_ARM64_REG_PC,
+                                             UC_ARM64_REG_NZCV, UC_ARM64_REG_FPSR,
+                                             UC_ARM64_REG_FPCR};
   int i;
   for (i = 0; i < A64_Q; i++)
-    ptrs[i] = &r->x[i];
+    ids[i] = i < A64_X29 ? UC_ARM64_REG_X0 + i : named[i - A64_X29], ptrs[i] = &r->x[i];
   for (i = 0; i < 32; i++)
-    ptrs[A64_Q + i] = r->q[i];
+    ids[A64_Q + i] = UC_ARM64_REG_Q0 + i, ptrs[A64_Q + i] = r->q[i];
 }
 
 int emu_aarch64_enter_handler(struct emu_hook *h, const struct handler_entry *e) {
@@ -263,7 +250,8 @@ int emu_aarch64_enter_handler(struct emu_hook *h, const struct handler_entry *e)
   struct a64_rt_sigframe *f = (struct a64_rt_sigframe *)(void *)buf;
   struct a64_fpsimd_context *fp = &f->uc.mcontext.reserved.fpsimd;
   struct a64_registers r;
-  void *ptrs[A64_Q + 32];
+  int ids[A64_BATCH];
+  void *ptrs[A64_BATCH];
   struct stack_choice stack;
   uint64_t record, frame, pair[2];
   uint32_t fpsr, fpcr;
@@ -275,8 +263,8 @@ int emu_aarch64_enter_handler(struct emu_hook *h, const struct handler_entry *e)
                          &values[4], &values[5], &values[6]};
 
   memset(&r, 0, sizeof r);
-  a64_pointers(&r, ptrs);
-  if (h->api.reg_read_batch(h->uc, a64_frame_regs, ptrs, A64_Q + 32) != 0)
+  a64_batch(&r, ids, ptrs);
+  if (h->api.reg_read_batch(h->uc, ids, ptrs, A64_BATCH) != 0)
     return -1;
   stack = choose_stack(e, r.x[A64_SP], 0);
   record = (stack.sp - 16) & ~(uint64_t)15; /* struct frame_record {fp, lr} */
@@ -313,7 +301,8 @@ int emu_aarch64_enter_handler(struct emu_hook *h, const struct handler_entry *e)
 int emu_aarch64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias) {
   struct a64_ucontext uc;
   struct a64_registers r;
-  void *ptrs[A64_Q + 32];
+  int ids[A64_BATCH];
+  void *ptrs[A64_BATCH];
   const struct a64_fpsimd_context *fp = &uc.mcontext.reserved.fpsimd;
   uint64_t sp;
   void *sp_ptr = &sp;
@@ -327,7 +316,7 @@ int emu_aarch64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias) 
   if (emu_read_guest(h, sp + offsetof(struct a64_rt_sigframe, uc), &uc, reading) != 0)
     return -1;
   memset(&r, 0, sizeof r);
-  a64_pointers(&r, ptrs);
+  a64_batch(&r, ids, ptrs);
   memcpy(r.x, uc.mcontext.regs, sizeof uc.mcontext.regs);
   r.x[A64_SP] = uc.mcontext.sp;
   r.x[A64_PC] = uc.mcontext.pc - pc_bias;
@@ -335,10 +324,10 @@ int emu_aarch64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias) 
   if (fp->magic == A64_FPSIMD_MAGIC) {
     r.x[A64_FPSR] = fp->fpsr, r.x[A64_FPCR] = fp->fpcr;
     memcpy(r.q, fp->vregs, sizeof r.q);
-    n = A64_Q + 32;
+    n = A64_BATCH;
   }
   *mask = uc.sigmask;
-  return h->api.reg_write_batch(h->uc, a64_frame_regs, ptrs, n) == 0 ? 0 : -1;
+  return h->api.reg_write_batch(h->uc, ids, ptrs, n) == 0 ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------------- Python */

@@ -10,7 +10,11 @@ from __future__ import annotations
 import ctypes
 import mmap
 
+from luatrap.syscalls import table
+
 PAGE = 4096
+RT_SIGACTION, RT_SIGPROCMASK, RT_SIGTIMEDWAIT = (
+    table.by_name(name).nr for name in ("rt_sigaction", "rt_sigprocmask", "rt_sigtimedwait"))
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
@@ -65,7 +69,7 @@ def change_signal_mask(how: int, bits: int) -> int:
     Python's) leaves out its own two signals, 32 and 33, which a guest may use as any
     other (its SIGEV_THREAD timers signal with 32). The old mask, as bits."""
     new, old = ctypes.c_uint64(bits), ctypes.c_uint64()
-    if syscall(14, how, ctypes.addressof(new), ctypes.addressof(old), 8, 0, 0) != 0:
+    if syscall(RT_SIGPROCMASK, how, ctypes.addressof(new), ctypes.addressof(old), 8, 0, 0) != 0:
         raise OSError("rt_sigprocmask failed")
     return old.value
 
@@ -75,7 +79,7 @@ def take_signal(signo: int) -> bytes | None:
     without waiting, raw as change_signal_mask): its siginfo_t, as the kernel made it."""
     wanted, info = ctypes.c_uint64(1 << (signo - 1)), ctypes.create_string_buffer(128)
     no_wait = (ctypes.c_long * 2)()
-    got = syscall(128, ctypes.addressof(wanted), ctypes.addressof(info),
+    got = syscall(RT_SIGTIMEDWAIT, ctypes.addressof(wanted), ctypes.addressof(info),
                   ctypes.addressof(no_wait), 8, 0, 0)
     return info.raw if got == signo else None
 
@@ -84,4 +88,4 @@ def restore_default_action(signo: int) -> None:
     """The host's default action for `signo` (raw rt_sigaction, as change_signal_mask:
     glibc refuses to touch its own 32 and 33)."""
     default = (ctypes.c_uint64 * 4)()  # handler SIG_DFL, no flags, restorer, mask
-    syscall(13, signo, ctypes.addressof(default), 0, 8, 0, 0)
+    syscall(RT_SIGACTION, signo, ctypes.addressof(default), 0, 8, 0, 0)

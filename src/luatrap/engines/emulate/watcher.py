@@ -26,11 +26,13 @@ from typing import TYPE_CHECKING
 from luatrap.engines.emulate import host
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.host import change_signal_mask
+from luatrap.syscalls import table
 
 if TYPE_CHECKING:
     from luatrap.engines.emulate.linux import Emulator
 
 SFD_NONBLOCK, SFD_CLOEXEC = 0o4000, 0o2000000
+SIGNALFD4 = table.by_name("signalfd4").nr
 SLICE_MS = 10
 CLONE_FILES = 0x400
 # how often the looker reads each guest thread's /proc status: every 10 ms, less often
@@ -67,7 +69,8 @@ class Watcher:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
         mask = ctypes.c_uint64(sum(sig.bit(s) for s in sig.ALL - {sig.KICK}))
-        fd = host.syscall(289, -1, ctypes.addressof(mask), 8, SFD_NONBLOCK | SFD_CLOEXEC, 0, 0)
+        fd = host.syscall(SIGNALFD4, -1, ctypes.addressof(mask), 8,
+                          SFD_NONBLOCK | SFD_CLOEXEC, 0, 0)
         if fd < 0:
             raise OSError(-fd, "signalfd")
         self.fd = emu.keep_fd(fd)
