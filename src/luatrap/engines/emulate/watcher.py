@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 SFD_NONBLOCK, SFD_CLOEXEC = 0o4000, 0o2000000
 SIGNALFD4 = table.by_name("signalfd4").nr
 SLICE_MS = 10
+IDLE_MS = 100  # a look at the threads even when nothing happened, as a safety net
 CLONE_FILES = 0x400
 # how often the looker reads each guest thread's /proc status: every 10 ms, less often
 # with many threads (a read costs ~15 us), never less than every 100 ms
@@ -122,7 +123,7 @@ class Watcher:
         while True:
             busy = len(emu.threads) > 1 or any(emu.signals.pending_for(t) or t.own_signals
                                                for t in emu.threads)
-            ready = {fd for fd, _ in poller.poll(SLICE_MS if busy else None)}
+            ready = {fd for fd, _ in poller.poll(SLICE_MS if busy else IDLE_MS)}
             if self.wake_fd in ready:
                 os.eventfd_read(self.wake_fd)
             if self.fd in ready:
