@@ -335,6 +335,22 @@ static PyObject *Hook_install(EmulateHookObject *self, PyObject *unused) {
   Py_RETURN_NONE;
 }
 
+/* resume(): run the guest from its pc until a hook stops the CPU or it faults; Unicorn's
+** error code. (No exit address: see install.) */
+static PyObject *Hook_resume(EmulateHookObject *self, PyObject *unused) {
+  struct emu_hook *h = &self->h;
+  uint64_t pc;
+  void *pc_ptr = &pc;
+  int err;
+  (void)unused;
+  if (h->api.reg_read_batch(h->uc, &h->abi->regs[7], &pc_ptr, 1) != 0)
+    return PyErr_Format(PyExc_OSError, "unicorn: cannot read the pc");
+  Py_BEGIN_ALLOW_THREADS
+  err = h->api.emu_start(h->uc, pc, UINT64_MAX, 0, 0);
+  Py_END_ALLOW_THREADS
+  return PyLong_FromLong(err);
+}
+
 static PyObject *Hook_set_path_arg(EmulateHookObject *self, PyObject *args) {
   int nr, arg;
   if (!PyArg_ParseTuple(args, "ii", &nr, &arg))
@@ -528,6 +544,8 @@ static PyMethodDef Hook_methods[] = {
      "seccomp_decide(nr, arch, ip, (a1..a6)): the filters' verdict (SECCOMP_RET_*)"},
     {"set_route", (PyCFunction)Hook_set_route, METH_VARARGS,
      "set_route(nr, route): 0 Python, 1 host (may block), 2 host (never blocks)"},
+    {"resume", (PyCFunction)Hook_resume, METH_NOARGS,
+     "resume(): run the guest from its pc until stopped or a fault; unicorn's error code"},
     {"read", (PyCFunction)Hook_read, METH_VARARGS,
      "read(addr, size): guest memory as bytes, or None unless all of it is readable"},
     {"write", (PyCFunction)Hook_write, METH_VARARGS,

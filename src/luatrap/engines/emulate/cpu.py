@@ -192,9 +192,10 @@ class Cpu:
             self.guest_map.use_own_tlb(True)
         return seen[0] if seen else page
 
-    def run(self, rip: int) -> int:
-        """Execute from rip until stopped or a fault; the unicorn error code (0: stopped)."""
-        err = lib.uc_emu_start(self.uc, rip, 0xFFFFFFFFFFFFFFFF, 0, 0)
+    def run(self) -> int:
+        """Execute from the pc until stopped or a fault; the unicorn error code (0:
+        stopped). The C hook starts Unicorn: a ctypes call costs a microsecond or two."""
+        err = self.guest_map.resume()
         if self.error is not None:
             error, self.error = self.error, None
             raise error

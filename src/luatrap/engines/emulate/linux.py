@@ -353,7 +353,7 @@ class Emulator(ForeignCalls, SignalDelivery):
                 self.take_own_signals(t)
             if t.pending or self.signals.process_pending:
                 self.deliver_signals(t)
-            err = cpu.run(cpu.read(self.arch.PC))
+            err = cpu.run()
             if t.exit_code is not None:
                 break
             if t.fault or err:

@@ -5,8 +5,9 @@ the watcher thread reads them from a signalfd and routes each to a guest thread:
 marked pending there, and the thread is interrupted (the CPU stopped if it is computing,
 a KICK signal sent if it waits in the host kernel) to run its guest handler. The frame a
 handler gets is the kernel's rt_sigframe, built in C (src/core/emulate_frames.c), so
-glibc's __restore_rt, siglongjmp and handlers reading ucontext all work. A signal left at SIG_DFL acts on luatrap's process
-itself, which is the program's process: it dies, stops, or ignores, as natively.
+glibc's __restore_rt, siglongjmp and handlers reading ucontext all work. A signal left
+at SIG_DFL acts on luatrap's process itself, which is the program's process: it dies,
+stops, or ignores, as natively.
 """
 from __future__ import annotations
 

@@ -119,10 +119,8 @@ class Watcher:
         poller.register(self.fd, select.POLLIN)
         poller.register(self.wake_fd, select.POLLIN)
         poller.register(self.outside_fd, select.POLLIN)
-        last_turn = -1
+        last_turn, busy = -1, False
         while True:
-            busy = len(emu.threads) > 1 or any(emu.signals.pending_for(t) or t.own_signals
-                                               for t in emu.threads)
             ready = {fd for fd, _ in poller.poll(SLICE_MS if busy else IDLE_MS)}
             if self.wake_fd in ready:
                 os.eventfd_read(self.wake_fd)
@@ -134,8 +132,12 @@ class Watcher:
             if lock.contended() and lock.turns == last_turn:
                 emu.cpu.interrupt()
             last_turn = lock.turns
+            # the kicks come last: a stopped CPU waits for this thread to let go of the
+            # interpreter, which it does in poll()
+            busy = len(emu.threads) > 1
             for t in list(emu.threads):
                 if emu.signals.pending_for(t) or t.own_signals:
+                    busy = True
                     emu.kick(t)
 
     def _look(self) -> None:
