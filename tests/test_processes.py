@@ -309,6 +309,17 @@ print([fd for fd in range(3, 1 << 16) if usable(fd)])
 """
 
 
+def test_the_programs_threads_and_signals_in_proc_are_its_own(engine, cprog, build_program):
+    """/proc/self/task lists the program's threads only (not luatrap's watcher and
+    looker), and status says how many there are, which signals are pending, blocked,
+    ignored and caught, for the process and for one thread."""
+    alone = native_run(build_program("proc_threads", "-lpthread")).stdout
+    assert "threads listed in /proc/self/task: 3, all of them the program's: yes" in alone
+    assert "process:\tSigBlk:\t0000000000000200" in alone.replace(" ", "\t")
+    r = luatrap(cprog("proc_threads", "-lpthread"), engine=engine)
+    assert (r.returncode, r.stdout) == (0, alone), r.stderr
+
+
 def test_luatrap_s_own_descriptors_are_not_the_programs(engine, rules):
     """The program's descriptor table lists only what it would have natively, and no
     other descriptor number works for it (under the emulate engine luatrap keeps a few

@@ -9,7 +9,9 @@ reads to learn about itself are answered from the guest's side:
   cmdline, environ, auxv   the guest's argument, environment and auxiliary vectors
   maps     the host's lines for the guest's own ranges only ([stack] and [heap] named)
   stat     the host's, with the guest program's stack
+  status   the host's, with the guest's thread count and signal state
   fd/, fdinfo/   listed without luatrap's own descriptors
+  task/    listed without luatrap's own threads (the watcher's, the looker's)
 
 A file is made once per open, in a memfd, so reads, seeks and fstat behave as on a file.
 
@@ -35,8 +37,9 @@ if TYPE_CHECKING:
     from luatrap.engines.emulate.linux import Emulator
     from luatrap.engines.emulate.threads import GuestThread
 
-_SELF = re.compile(rb"^/proc/+(?:self|thread-self|(\d+)(?:/+task/+(\d+))?)/+"
-                   rb"(exe|cmdline|environ|auxv|maps|smaps|stat|fd|fdinfo)/*$")
+_SELF = re.compile(rb"^/proc/+(?:self|thread-self|(\d+))(?:/+task/+(\d+))?/+"
+                   rb"(exe|cmdline|environ|auxv|maps|smaps|stat|status|fd|fdinfo|task)/*$")
+LISTINGS = ("fd", "fdinfo", "task")  # directories whose listing is the guest's
 O_CLOEXEC = 0o2000000
 MFD_CLOEXEC = 1
 PR_SET_NAME = 15
@@ -52,7 +55,7 @@ class ProcSelf:
         self.stack_top = sp
         self.initial = InitialStack(emu, sp)
         self.argv, self.env, self.auxv = self.initial.argv, self.initial.env, self.initial.auxv
-        self.fd_dirs: set[int] = set()  # descriptors of /proc/self/fd (or fdinfo)
+        self.fd_dirs: dict[int, str] = {}  # descriptors of /proc/self/fd, fdinfo, task
 
     def show_to_others(self, exec_path: str) -> None:
         """What other processes read in this one's /proc/PID (ps, pgrep, a parent
@@ -76,6 +79,10 @@ class ProcSelf:
 
     def which(self, path: bytes) -> str | None:
         """The entry `path` names if it is one of the guest's own, else None."""
+        found = self._match(path)
+        return None if found is None else found.group(3).decode()
+
+    def _match(self, path: bytes) -> re.Match | None:
         found = _SELF.match(path)
         if found is None:
             return None
@@ -83,16 +90,29 @@ class ProcSelf:
         if pid is not None and int(pid) != os.getpid() and not (
                 tid is None and any(t.tid == int(pid) for t in self.emu.threads)):
             return None  # another process's entry: the kernel's own answer is right
-        return found.group(3).decode()
+        return found
 
-    def watch_listing(self, fd: int) -> None:
-        """`fd` lists the process's descriptors: getdents must leave luatrap's out."""
-        self.fd_dirs.add(fd)
+    def thread_of(self, path: bytes, caller: GuestThread) -> GuestThread | None:
+        """The guest thread whose entry `path` is: the caller's for thread-self, the
+        named thread's (None: no thread of the guest's), or the process's (its first
+        thread, while it lives)."""
+        found = self._match(path)
+        if found is None or path.startswith(b"/proc/thread-self"):
+            return caller
+        threads = self.emu.threads
+        if found.group(2) is not None:
+            return next((t for t in threads if t.tid == int(found.group(2))), None)
+        return next((t for t in threads if t.tid == os.getpid()), caller)
+
+    def watch_listing(self, fd: int, name: str) -> None:
+        """`fd` lists the process's descriptors or threads: getdents must leave
+        luatrap's out."""
+        self.fd_dirs[fd] = name
         self.emu.route_through_python(GETDENTS, True)  # while such a listing is open
 
     def forget_listing(self, fd: int) -> None:
         """`fd` was closed."""
-        self.fd_dirs.discard(fd)
+        self.fd_dirs.pop(fd, None)
         if not self.fd_dirs:
             self.emu.route_through_python(GETDENTS, False)
 
@@ -100,6 +120,11 @@ class ProcSelf:
         """getdents/getdents64 of a descriptor listing: the entries of luatrap's own
         descriptors taken out (the records of the others kept as the kernel wrote them)."""
         name_at = 19 if nr == GETDENTS[1] else 18
+        if self.fd_dirs.get(fd) == "task":
+            hidden = {str(tid).encode() for tid in _host_threads()} - {
+                str(t.tid).encode() for t in self.emu.threads}
+        else:
+            hidden = {str(fd).encode() for fd in self.emu.reserved_fds}
         while True:
             got = self.emu.host_call(t, nr, [fd, buf, count, 0, 0, 0])
             if got <= 0:
@@ -109,7 +134,7 @@ class ProcSelf:
             while at < got:
                 size = struct.unpack_from("<H", data, at + 16)[0]
                 name = data[at + name_at:data.index(b"\0", at + name_at)]
-                if not (name.isdigit() and int(name) in self.emu.reserved_fds):
+                if name not in hidden:
                     kept += data[at:at + size]
                 at += size
             if kept:
@@ -126,8 +151,8 @@ class ProcSelf:
             return self.exe.decode(errors="surrogateescape")
         return path
 
-    def content(self, name: str) -> bytes:
-        """What the guest reads in its entry `name` (not exe)."""
+    def content(self, name: str, t: GuestThread) -> bytes:
+        """What the guest reads in its entry `name` (not exe); `t`: the thread it is of."""
         if name == "cmdline":
             return b"".join(a + b"\0" for a in self.argv)
         if name == "environ":
@@ -136,15 +161,17 @@ class ProcSelf:
             return self.auxv
         if name in ("maps", "smaps"):
             return self._maps(name)
+        if name == "status":
+            return self._status(t)
         return self._stat()
 
-    def open(self, name: str, flags: int) -> int:
+    def open(self, name: str, flags: int, t: GuestThread) -> int:
         """A descriptor for the guest's entry `name` (opened with `flags`), or -errno."""
         try:
             if name == "exe":
                 return os.open(self.exe, flags & ~os.O_CREAT)
             fd = os.memfd_create(name, MFD_CLOEXEC if flags & O_CLOEXEC else 0)
-            os.write(fd, self.content(name))
+            os.write(fd, self.content(name, t))
             os.lseek(fd, 0, os.SEEK_SET)
             return fd
         except OSError as e:
@@ -188,6 +215,39 @@ class ProcSelf:
         fields[25] = str(self.stack_top).encode()  # startstack (field 28)
         comm = text[len(head) + 2:text.rindex(b") ")]  # the guest's (show_to_others)
         return head + b" (" + comm + b") " + b" ".join(fields) + b"\n"
+
+
+    def _status(self, t: GuestThread) -> bytes:
+        """The host's status of `t`'s host thread, with the guest's count of threads and
+        the guest's signal state where the host's is luatrap's."""
+        with open(f"/proc/self/task/{t.tid}/status", "rb") as f:
+            lines = f.read().splitlines(keepends=True)
+        signals = self.emu.signals
+        ignored = handled = 0
+        for signo, act in signals.actions.items():
+            if act.handler == 1:  # SIG_IGN
+                ignored |= 1 << (signo - 1)
+            elif act.handler != 0:  # a handler, not SIG_DFL
+                handled |= 1 << (signo - 1)
+        queued = sum(bin(x.pending).count("1") for x in self.emu.threads)
+        queued += bin(signals.process_pending).count("1")
+        ours = {b"Threads:": str(len(self.emu.threads)).encode(),
+                b"SigPnd:": b"%016x" % t.pending, b"ShdPnd:": b"%016x" % signals.process_pending,
+                b"SigBlk:": b"%016x" % t.mask, b"SigIgn:": b"%016x" % ignored,
+                b"SigCgt:": b"%016x" % handled}
+        out = []
+        for line in lines:
+            key = line.split(b"\t", 1)[0]
+            if key == b"SigQ:":  # the user's queued signals: the guest's are not the host's
+                host_queued, limit = line.split(b"\t", 1)[1].split(b"/")
+                ours[key] = b"%d/%s" % (int(host_queued) + queued, limit.strip())
+            out.append(key + b"\t" + ours[key] + b"\n" if key in ours else line)
+        return b"".join(out)
+
+
+def _host_threads() -> list[int]:
+    """The ids of every thread of luatrap's process, the guest's and luatrap's own."""
+    return [int(name) for name in os.listdir("/proc/self/task")]
 
 
 class InitialStack:
@@ -238,16 +298,19 @@ def handle(emu: Emulator, t: GuestThread, proc: ProcSelf, nr: int, args) -> int 
     name = proc.which(path)
     if name is None:
         return None
-    if kind == "open" and name in ("fd", "fdinfo"):
+    if kind == "open" and name in LISTINGS:
         fd = emu.host_call(t, nr, args)  # the real directory: its listing is filtered
         if fd >= 0:
-            proc.watch_listing(fd)
+            proc.watch_listing(fd, name)
         return fd
-    if kind == "open":
+    if kind == "open" and name != "task":
         flags = args[path_arg + 1]
         if nr == OPENAT2:  # struct open_how: flags first
             flags = struct.unpack("<Q", emu.memory.read(args[2], 8))[0]
-        return proc.open(name, flags)
+        thread = proc.thread_of(path, t)
+        if thread is None:
+            return -errno.ENOENT  # luatrap's own thread: the guest has no such entry
+        return proc.open(name, flags, thread)
     if kind == "readlink":
         buf, size = args[path_arg + 1], args[path_arg + 2]
         if name != "exe" or size <= 0:
