@@ -449,7 +449,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         inherited = block_signals()
         for signo in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT):
             if self.signals.actions[signo].handler == sig.SIG_DFL:
-                libc_default(signo)
+                host.restore_default_action(signo)
         for signo in settings.get("ignored", ()):
             self.signals.actions[signo].handler = sig.SIG_IGN
             if signo != sig.KICK:
@@ -566,10 +566,6 @@ class Emulator(ForeignCalls, SignalDelivery):
     def exec_program(self, t: GuestThread, path: str, argv: list[str], env: list[bytes],
                      keep: int | None = None) -> int:
         return processes.exec_program(self, t, path, argv, env, keep)
-
-
-def libc_default(signo: int) -> None:
-    host.libc.signal(signo, ctypes.c_void_p(sig.SIG_DFL))
 
 
 class GuestAccess(ProcessMemory):
