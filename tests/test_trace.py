@@ -195,6 +195,15 @@ def test_32_bit_calls_that_meet_a_rule_are_traced(engine, rules, cprog):
                              " [intercepted by socket.lua]") for line in lines)
 
 
+def test_strace_shows_the_return_from_a_signal_handler(engine, cprog):
+    """A handler's return is a system call too (rt_sigreturn), with the value of the
+    register its frame restored: signal_context's handler runs once, after int3 or
+    brk, where that register holds what the program left there."""
+    r = luatrap("--strace", cprog("signal_context"), engine=engine)
+    assert r.returncode == 0, r.stderr
+    assert len(re.findall(r"\brt_sigreturn\(.*\) = -?\d+", r.stderr)) == 1, r.stderr
+
+
 def test_strace_shows_the_programs_calls_not_the_vdsos(engine):
     """--strace lists the system calls the program makes: a clock read the C library
     takes from the vDSO is none (natively none reaches the kernel), a direct

@@ -150,6 +150,9 @@ def rt_sigpending(emu: Emulator, t: GuestThread, out: int, size: int, *_) -> int
 
 def rt_sigreturn(emu: Emulator, t: GuestThread, *_) -> object:
     emu.sigreturn(t)  # every register is the frame's, the result register too
+    if emu.tracing:  # what the kernel returns: that register, as the frame restored it
+        result = emu.cpu.read(emu.arch.RESULT)
+        emu.session.on_result(t.tid, result - (1 << 64) if result >> 63 else result)
     return DONE
 
 
