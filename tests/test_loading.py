@@ -120,6 +120,29 @@ def test_a_clock_gettime_rule_meets_the_call_but_not_the_vdso(engine, rules):
 
 
 @pytest.mark.x86_64_only
+def test_segments_from_a_local_descriptor_table(prints_as_the_kernel):
+    """modify_ldt's four functions, its errors as the kernel returns them (an int,
+    zero-extended), and %gs loaded from the table in this thread, in one started before
+    the table and in a forked child; bad selectors fault as natively."""
+    fault = "  SIGSEGV, si_code 128"
+    prints_as_the_kernel("ldt_segments", [
+        "read, no table: 0", "read default: 128, first 00, after aa", "write, old mode: 0",
+        "old mode  read 65536: limit ffff, access f3, flags cf, base as written",
+        "read 4 bytes: 4", "read all: 65536, after the entries 00 00", "write, new mode: 0",
+        "new mode  read 65536: limit ffff, access f3, flags df, base as written",
+        "gs from the table reads 0x12345678", "thread started before: reads 0x12345678",
+        "forked child: reads 0x12345678",
+        "beyond the table: selector 0x147", fault,
+        "not present: selector 0x27", "  SIGBUS, si_code 128",
+        "clear, old mode: 0",
+        "cleared   read 65536: limit 0000, access 00, flags 00, base as written",
+        "cleared: selector 0x1f", fault,
+        "short count: 0xffffffea", "conforming, old mode: 0xffffffea",
+        "entry 8192: 0xffffffea", "unknown function: 0xffffffda",
+        "write from NULL: 0xfffffff2", "read into NULL: 0xfffffff2"])
+
+
+@pytest.mark.x86_64_only
 def test_fsgsbase_instructions_run_where_hwcap2_says_so(engine, cprog):
     program = cprog("fsgsbase")
     alone = native_run(program)

@@ -132,6 +132,21 @@ def test_fault_handlers_learn_what_and_where(engine, rules, cprog):
     assert r.stdout == alone.stdout
 
 
+@pytest.mark.x86_64_only
+def test_the_same_fault_again_and_again_is_the_same_signal(prints_as_the_kernel):
+    """Each handled fault is the kernel's signal again, with its si_code and address
+    (none for a general protection fault): the emulated CPU once counted the first as
+    still in flight, made the second a double fault (SIGSEGV) and hung on the third."""
+    lines = []
+    for what, signal_line in (
+            ("divide by zero", "Floating point exception, si_code 1, an address"),
+            ("non-canonical address", "Segmentation fault, si_code 128, no address"),
+            ("bad selector", "Segmentation fault, si_code 128, no address"),
+            ("invalid opcode", "Illegal instruction, si_code 2, an address")):
+        lines += [f"{what}:"] + [f"  {signal_line}"] * 3
+    prints_as_the_kernel("repeated_faults", lines)
+
+
 TRACER = "print(open('/proc/self/status').read().split('TracerPid:')[1].split()[0])"
 
 

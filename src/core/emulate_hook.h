@@ -73,6 +73,8 @@ struct emu_hook {
   int multi_threaded;        /* other guest threads may wait for the CPU */
   int in_host_call;          /* the CPU's thread waits in a call forwarded from here */
   uint64_t vdso_start, vdso_end; /* where the vDSO is */
+  uint64_t table_start, table_end; /* the guest's descriptor table (modify_ldt): the CPU
+                                      reads it, the guest's calls cannot */
   unsigned char vdso_nr[LT_MAX_NR]; /* the calls the vDSO makes */
   PyObject *seccomp;         /* the running guest thread's filters (bytes), or NULL */
   PyObject *on_seccomp;      /* (nr, a1..a6, verdict) -> None: a trap or a kill */
@@ -102,6 +104,7 @@ bool emu_fill_tlb(uc_engine *uc, uint64_t vaddr, int type, struct uc_tlb_entry *
                   void *data);
 PyObject *Hook_map(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_unmap(EmulateHookObject *self, PyObject *args);
+PyObject *Hook_map_descriptor_table(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_forget_code(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_run_to(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_use_own_tlb(EmulateHookObject *self, PyObject *arg);

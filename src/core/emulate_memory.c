@@ -28,6 +28,8 @@ bool emu_fill_tlb(uc_engine *uc, uint64_t vaddr, int type, struct uc_tlb_entry *
     e->perms = UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC;
     return true;
   }
+  if (perms < 0 && vaddr - h->table_start < h->table_end - h->table_start)
+    perms = UC_PROT_READ; /* the descriptor table: read when a selector is loaded */
   need = type == UC_MEM_WRITE ? UC_PROT_WRITE : type == UC_MEM_FETCH ? UC_PROT_EXEC
                                                                       : UC_PROT_READ;
   if (perms < 0 || !(perms & need)) {
@@ -127,6 +129,26 @@ PyObject *Hook_unmap(EmulateHookObject *self, PyObject *args) {
   h->changing_map = 1;
   err = h->api.mem_unmap(h->uc, start, (size_t)(end - start));
   return changed(h, err, "unmap");
+}
+
+/* map_descriptor_table(start, end): luatrap's pages [start, end) hold the guest's
+** descriptor table; the CPU may read them, but they are no guest memory. */
+PyObject *Hook_map_descriptor_table(EmulateHookObject *self, PyObject *args) {
+  struct emu_hook *h = &self->h;
+  unsigned long long start, end;
+  int err;
+  if (!PyArg_ParseTuple(args, "KK", &start, &end))
+    return NULL;
+  if (h->table_end != h->table_start)
+    return PyErr_Format(PyExc_ValueError, "the descriptor table is mapped already");
+  h->changing_map = 1;
+  err = h->api.mem_map_ptr(h->uc, start, (size_t)(end - start), UC_PROT_READ,
+                           (void *)(uintptr_t)start);
+  if (err == 0) {
+    h->table_start = start;
+    h->table_end = end;
+  }
+  return changed(h, err, "map the descriptor table");
 }
 
 PyObject *Hook_forget_code(EmulateHookObject *self, PyObject *args) {

@@ -91,6 +91,12 @@ class Aarch64(GuestArch):
         self.sigreturn_code = 0  # the vDSO's __kernel_rt_sigreturn
         self.sysroot: str | None = None
 
+    def took_fault(self, cpu: Cpu) -> None:
+        """ARM's CPU keeps no fault in flight."""
+
+    def faults_without_page(self, addr: int) -> bool:
+        return False  # any address misses a page: SEGV_MAPERR, with the address
+
     def prepare(self, cpu: Cpu) -> None:
         cpu.write(REG_CPACR_EL1, CPACR_FPEN)
 

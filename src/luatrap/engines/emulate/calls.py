@@ -16,7 +16,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from luatrap.engines.emulate import cpu as regs
-from luatrap.engines.emulate import host, loader, robust, rseq
+from luatrap.engines.emulate import host, ldt, loader, robust, rseq
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.syscalls import table as syscall_table
@@ -488,7 +488,7 @@ EMULATED = {
     # Another process's memory may be another luatrap's (a guest's parent or child), and
     # this process's is luatrap's: as qemu-user, no debugging calls (ENOSYS).
     "ptrace": enosys, "process_vm_readv": enosys, "process_vm_writev": enosys,
-    "modify_ldt": enosys, "seccomp": seccomp, "prctl": prctl,
+    "modify_ldt": ldt.modify_ldt, "seccomp": seccomp, "prctl": prctl,
     "exit": exit_, "exit_group": exit_group,
     "rt_sigaction": rt_sigaction, "rt_sigprocmask": rt_sigprocmask,
     "rt_sigpending": rt_sigpending, "rt_sigreturn": rt_sigreturn,

@@ -9,6 +9,7 @@ does not import unicorn's bindings.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 import os
 
@@ -21,12 +22,20 @@ UC_ERR_EXCEPTION = 21  # the TLB fill refused an access (hook.take_fault says wh
 # Unicorn's register ids (unicorn/x86_const.py).
 RAX, RBP, RBX, RCX, RDI, RDX, RIP, RSI, RSP = 35, 36, 37, 38, 39, 40, 41, 43, 44
 R8, R9, R10, R11, R12, R13, R14, R15 = range(106, 114)
-EFLAGS, FS_BASE, GS_BASE, MXCSR, FPCW = 25, 250, 251, 249, 246
+EFLAGS, FS_BASE, GS_BASE, MXCSR, FPCW, LDTR = 25, 250, 251, 249, 246, 244
 I386_REGS = (RAX, RBX, RCX, RDX, RSI, RDI, RBP)
 
 HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
                                     ctypes.c_uint64, ctypes.c_int, ctypes.c_int64,
                                     ctypes.c_void_p)
+
+
+class SegmentRegister(ctypes.Structure):
+    """Unicorn's uc_x86_mmr: a descriptor table register's selector, base and limit."""
+
+    _fields_ = [("selector", ctypes.c_uint16), ("base", ctypes.c_uint64),
+                ("limit", ctypes.c_uint32), ("flags", ctypes.c_uint32)]
+
 
 class UnicornError(Exception):
     """libunicorn refused an operation."""
@@ -61,6 +70,10 @@ def _load() -> tuple[ctypes.CDLL, str]:
         "uc_context_free": (i32, [vp]),
         "uc_context_reg_write": (i32, [vp, i32, vp]),
         "uc_ctl": (i32, [vp, i32, i32]),
+        "uc_close": (i32, [vp]),
+        "uc_mem_map": (i32, [vp, u64, ctypes.c_size_t, ctypes.c_uint32]),
+        "uc_mem_write": (i32, [vp, u64, vp, ctypes.c_size_t]),
+        "uc_context_size": (ctypes.c_size_t, [vp]),
     }
     for name, (restype, argtypes) in protos.items():
         fn = getattr(lib, name)
@@ -89,6 +102,54 @@ def _exit_check_switch(function: str) -> int | None:
     if at < 0 or at + 7 > len(code) or code[at + 6] != 0:
         return None
     return int.from_bytes(code[at + 2:at + 6], "little")
+
+
+def _probe_context(code: bytes) -> tuple[bytes, bytes] | None:
+    """A fresh x86_64 CPU's saved context before and after it runs `code` (which
+    faults), as raw bytes; None if Unicorn refuses a step."""
+    handle, ctx = ctypes.c_void_p(), ctypes.c_void_p()
+    if lib.uc_open(UC_ARCH_X86, UC_MODE_64, ctypes.byref(handle)) != UC_ERR_OK:
+        return None
+    try:
+        size = lib.uc_context_size(handle)
+        if lib.uc_mem_map(handle, 0x1000, 0x1000, 7) or \
+                lib.uc_mem_write(handle, 0x1000, code, len(code)) or \
+                lib.uc_context_alloc(handle, ctypes.byref(ctx)):
+            return None
+        lib.uc_context_save(handle, ctx)
+        before = ctypes.string_at(ctx, size)
+        lib.uc_emu_start(handle, 0x1000, 0x1000 + len(code), 0, 0)
+        lib.uc_context_save(handle, ctx)
+        return before, ctypes.string_at(ctx, size)
+    finally:
+        if ctx.value:
+            lib.uc_context_free(ctx)
+        lib.uc_close(handle)
+
+
+@functools.cache
+def _exception_in_flight() -> int | None:
+    """Where a saved x86 context keeps QEMU's `old_exception`, found by experiment.
+
+    QEMU's x86 CPU remembers the fault being delivered, so that a second one during the
+    delivery becomes a double fault, and a third a triple fault (a machine reset); it
+    forgets it once the delivery is done. Unicorn hands faults to a hook and never
+    delivers them, so it never forgets: a program's second SIGFPE came as SIGSEGV (a
+    double fault), its third hung the CPU. The field is the one int that a fresh CPU
+    holds as -1 and that holds the vector after a fault, for #DE (0) and #GP (13)
+    alike; None unless exactly one offset says so."""
+    offsets = None
+    for code, vector in ((b"\x31\xc9\xf7\xf1", 0),  # xor ecx, ecx; div ecx
+                         (b"\x66\xb8\x08\x00\x8e\xe8", 13)):  # mov ax, 8; mov gs, ax
+        contexts = _probe_context(code)
+        if contexts is None:
+            return None
+        before, after = contexts
+        found = {at for at in range(0, len(before) - 3, 4)
+                 if before[at:at + 4] == b"\xff" * 4
+                 and int.from_bytes(after[at:at + 4], "little") == vector}
+        offsets = found if offsets is None else offsets & found
+    return offsets.pop() if offsets and len(offsets) == 1 else None
 
 
 UC_CTL_CPU_MODEL_WRITE = 7 | 1 << 26 | 1 << 30  # UC_CTL_WRITE(UC_CTL_CPU_MODEL, 1)
@@ -120,6 +181,7 @@ class Cpu:
         # Maps go through the C hook, which keeps the guest map that fills Unicorn's
         # TLB (src/core/emulate_hook.c); the emulator sets it before mapping anything.
         self.guest_map = None
+        self._scratch: ctypes.c_void_p | None = None  # a context for forget_fault
         self.stops_exactly = self._stop_only_at_block_starts()
         arch.prepare(self)
 
@@ -165,6 +227,27 @@ class Cpu:
     def write(self, reg: int, value: int) -> None:
         self._word.value = value & 0xFFFFFFFFFFFFFFFF
         lib.uc_reg_write(self.uc, reg, self._word_p)
+
+    def set_ldtr(self, base: int, limit: int, ctx: ctypes.c_void_p | None = None) -> None:
+        """Point the LDT register (of the running CPU, or of a saved context) at a
+        table of limit + 1 bytes: a present LDT descriptor, as the kernel installs."""
+        value = SegmentRegister(0, base, limit, 0x8200)
+        if ctx is None:
+            self._check(lib.uc_reg_write(self.uc, LDTR, ctypes.byref(value)), "ldtr")
+        else:
+            self._check(lib.uc_context_reg_write(ctx, LDTR, ctypes.byref(value)), "ldtr")
+
+    def forget_fault(self) -> None:
+        """The guest's fault has been taken (it becomes a signal): let the x86 CPU
+        forget it, as QEMU does once a fault is delivered (_exception_in_flight)."""
+        at = _exception_in_flight()
+        if at is None:
+            return
+        if self._scratch is None:
+            self._scratch = self.new_context()
+        lib.uc_context_save(self.uc, self._scratch)
+        ctypes.c_int32.from_address(self._scratch.value + at).value = -1
+        lib.uc_context_restore(self.uc, self._scratch)
 
     def batch(self, regs: tuple[int, ...]) -> RegisterBatch:
         return RegisterBatch(self.uc, regs)

@@ -17,7 +17,7 @@ from luatrap.syscalls import table
 if TYPE_CHECKING:
     from luatrap.engines.emulate.threads import GuestThread
 
-SEGV_MAPERR, SEGV_ACCERR, ILL_ILLOPN = 1, 2, 2  # si_code values
+SEGV_MAPERR, SEGV_ACCERR, ILL_ILLOPN, SI_KERNEL = 1, 2, 2, 0x80  # si_code values
 MAX_INSTRUCTION = 15  # bytes (x86; aarch64's are 4)
 # The x86_64 vsyscall page's entries (the kernel emulates a call to one): address ->
 # the system call it makes.
@@ -47,15 +47,18 @@ class SignalDelivery:
             info = given[0] if given else None
         elif refused is not None and err == regs.UC_ERR_EXCEPTION:
             page, mapped, _ = refused
-            addr = self.cpu.fault_address(page)
-            self.hook.take_fault()  # what the second try refused again
-            signo, code = signal.SIGSEGV, SEGV_ACCERR if mapped else SEGV_MAPERR
+            if self.arch.faults_without_page(page):
+                signo, code, addr = signal.SIGSEGV, SI_KERNEL, 0
+            else:
+                addr = self.cpu.fault_address(page)
+                self.hook.take_fault()  # what the second try refused again
+                signo, code = signal.SIGSEGV, SEGV_ACCERR if mapped else SEGV_MAPERR
         else:
             signo, code, addr = (signal.SIGILL, ILL_ILLOPN, None) \
                 if err == regs.UC_ERR_INSN_INVALID else (signal.SIGSEGV, SEGV_MAPERR, None)
         t.fault = 0
-        if addr is None:  # the faulting instruction's address, as the kernel gives
-            addr = self.cpu.read(self.arch.PC)
+        if addr is None:  # the faulting instruction's address, as the kernel gives,
+            addr = 0 if code == SI_KERNEL else self.cpu.read(self.arch.PC)  # or none
         act = self.signals.actions[signo]
         if act.handler in (sig.SIG_DFL, sig.SIG_IGN) or t.mask & sig.bit(signo):
             self.exit_process(None, signo)

@@ -45,6 +45,7 @@ class GuestArch:
     FAULT_SIGNALS = {0: (signal.SIGFPE, 1), 1: (signal.SIGTRAP, 1),
                      3: (signal.SIGTRAP, 0x80), 4: (signal.SIGSEGV, 0x80),
                      5: (signal.SIGSEGV, 0x80), 6: (signal.SIGILL, 2),
+                     11: (signal.SIGBUS, 0x80), 12: (signal.SIGBUS, 0x80),
                      13: (signal.SIGSEGV, 0x80), 16: (signal.SIGFPE, 0)}
 
     def prepare(self, cpu: Cpu) -> None:
@@ -53,6 +54,16 @@ class GuestArch:
         precision); Unicorn starts both at 0 (single precision, exceptions unmasked)."""
         cpu.write(regs.FPCW, 0x037F)
         cpu.write(regs.MXCSR, 0x1F80)
+
+    def took_fault(self, cpu: Cpu) -> None:
+        """A fault of the guest's becomes a signal: the CPU must not count it as still
+        in flight (Cpu.forget_fault)."""
+        cpu.forget_fault()
+
+    def faults_without_page(self, addr: int) -> bool:
+        """Is an access at `addr` a general protection fault (a non-canonical address,
+        no page to miss), which the kernel reports as SI_KERNEL without an address?"""
+        return 1 << 47 <= addr < (1 << 64) - (1 << 47)
 
     def host_numbers(self) -> dict[int, int]:
         """Guest call number -> the host's number for the same call."""

@@ -28,6 +28,7 @@ from luatrap.engines.emulate.delivery import SignalDelivery
 from luatrap.engines.emulate.descriptors import ReservedFds, fd_base, keep_log_fds
 from luatrap.engines.emulate.foreign import OPEN_CALLS, X32_BIT, ForeignCalls
 from luatrap.engines.emulate.guest_arch import X86_64, GuestArch
+from luatrap.engines.emulate.ldt import DescriptorTable
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.engines.emulate.robust import release_robust_futexes
 from luatrap.engines.emulate.seccomp import GuestSeccomp
@@ -66,6 +67,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         self.fd_base = fd_base(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         self.exec_state: dict = {}
         self.shm_sizes: dict[int, int] = {}
+        self.descriptor_table: DescriptorTable | None = None  # modify_ldt's (ldt.py)
         self.kick_signal = sig.KICK
         self.watcher: Watcher | None = None
         self.top_level = True  # the process the user started (not a guest's child)
@@ -316,6 +318,7 @@ class Emulator(ForeignCalls, SignalDelivery):
                 self._i386_args.store()
             return
         t.fault = self.arch.FAULT_SIGNALS.get(vector, (signal.SIGSEGV, 0x80)) + (None,)
+        self.arch.took_fault(self.cpu)
         self.cpu.stop()
 
     def on_seccomp_verdict(self, nr: int, *args_and_verdict: int) -> None:

@@ -1,0 +1,124 @@
+"""modify_ldt(2): the program's local descriptor table, kept as the kernel keeps it.
+
+A 64-bit program fills one to load a segment register with a base of its own (%gs, the
+i386 way to thread-local data) or to reach 32-bit code through a far call. The table is
+in luatrap's memory, which the emulated CPU reads (read-only) when the program loads a
+selector with the table bit, through its LDT register; the program's own loads and
+calls cannot reach it, as natively, where the kernel keeps it.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import mmap
+import struct
+from typing import TYPE_CHECKING
+
+from luatrap.engines.emulate import host
+from luatrap.engines.emulate.memory import GuestFault
+
+if TYPE_CHECKING:
+    from luatrap.engines.emulate.linux import Emulator
+    from luatrap.engines.emulate.threads import GuestThread
+
+ENTRIES, ENTRY_SIZE = 8192, 8  # the kernel's LDT_ENTRIES, LDT_ENTRY_SIZE
+TABLE_SIZE = ENTRIES * ENTRY_SIZE
+DEFAULT_SIZE = 128  # read_default_ldt on x86_64: this many zero bytes
+USER_DESC = struct.Struct("<IIII")  # struct user_desc: entry, base, limit, flag bits
+READ, WRITE_OLD, READ_DEFAULT, WRITE = 0, 1, 2, 0x11
+NR_MMAP = 9
+
+
+class DescriptorTable:
+    """The process's table: `entries` descriptors at `base`, in luatrap's memory."""
+
+    def __init__(self, emu: Emulator) -> None:
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+        self.base = host.syscall(NR_MMAP, 0, TABLE_SIZE, mmap.PROT_READ | mmap.PROT_WRITE,
+                                 flags, -1, 0)
+        if host.failed(self.base):
+            raise MemoryError
+        emu.hook.map_descriptor_table(self.base, self.base + TABLE_SIZE)
+        self.entries = 0
+
+    def store(self, emu: Emulator, number: int, descriptor: bytes) -> None:
+        """Set one entry; a table that grows is shown to every thread's CPU state, as
+        the kernel installs the new table on every CPU."""
+        ctypes.memmove(self.base + number * ENTRY_SIZE, descriptor, ENTRY_SIZE)
+        if number < self.entries:
+            return
+        self.entries = number + 1
+        limit = self.entries * ENTRY_SIZE - 1
+        emu.cpu.set_ldtr(self.base, limit)  # the calling thread's, loaded in the CPU
+        for t in emu.threads:
+            if t.context is not None and t is not emu.cpu_lock.loaded:
+                emu.cpu.set_ldtr(self.base, limit, t.context)
+
+    def contents(self) -> bytes:
+        return ctypes.string_at(self.base, self.entries * ENTRY_SIZE)
+
+
+def descriptor(base: int, limit: int, bits: int, old_mode: bool) -> bytes:
+    """The kernel's fill_ldt: a user segment of privilege 3, accessed (so the CPU never
+    writes the table), never a 64-bit one."""
+    seg_32bit, contents, read_exec_only = bits & 1, bits >> 1 & 3, bits >> 3 & 1
+    limit_in_pages, not_present, useable = bits >> 4 & 1, bits >> 5 & 1, bits >> 6 & 1
+    access = 1 | (read_exec_only ^ 1) << 1 | contents << 2 | 1 << 4 | 3 << 5 \
+        | (not_present ^ 1) << 7
+    flags = limit >> 16 & 0xF | (0 if old_mode else useable) << 4 | seg_32bit << 6 \
+        | limit_in_pages << 7
+    return struct.pack("<HHBBBB", limit & 0xFFFF, base & 0xFFFF, base >> 16 & 0xFF,
+                       access, flags, base >> 24 & 0xFF)
+
+
+def _is_empty(base: int, limit: int, bits: int) -> bool:
+    """The kernel's LDT_empty: the one description that clears an entry in either mode
+    (read_exec_only and seg_not_present set, everything else 0)."""
+    return base == 0 and limit == 0 and bits & 0xFF == 0x28
+
+
+def _write(emu: Emulator, ptr: int, bytecount: int, old_mode: bool) -> int:
+    if bytecount != USER_DESC.size:
+        return -errno.EINVAL
+    number, base, limit, bits = USER_DESC.unpack(emu.memory.read(ptr, USER_DESC.size))
+    contents, not_present = bits >> 1 & 3, bits >> 5 & 1
+    if number >= ENTRIES or contents == 3 and (old_mode or not not_present):
+        return -errno.EINVAL
+    if old_mode and not base and not limit or _is_empty(base, limit, bits):
+        entry = bytes(ENTRY_SIZE)
+    else:
+        entry = descriptor(base, limit, bits, old_mode)
+    if emu.descriptor_table is None:
+        emu.descriptor_table = DescriptorTable(emu)
+    emu.descriptor_table.store(emu, number, entry)
+    return 0
+
+
+def _read(emu: Emulator, ptr: int, bytecount: int) -> int:
+    table = emu.descriptor_table
+    if table is None:
+        return 0
+    bytecount = min(bytecount, TABLE_SIZE)
+    entries = table.contents()[:bytecount]
+    emu.memory.write(ptr, entries + bytes(bytecount - len(entries)))
+    return bytecount
+
+
+def modify_ldt(emu: Emulator, t: GuestThread, func: int, ptr: int, bytecount: int,
+               *_) -> int:
+    """The kernel returns an int in rax, zero-extended: an error is not negative there."""
+    func = (func + (1 << 31)) % (1 << 32) - (1 << 31)  # an int
+    try:
+        if func == READ:
+            result = _read(emu, ptr, bytecount)
+        elif func == READ_DEFAULT:
+            bytecount = min(bytecount, DEFAULT_SIZE)
+            emu.memory.write(ptr, bytes(bytecount))
+            result = bytecount
+        elif func in (WRITE_OLD, WRITE):
+            result = _write(emu, ptr, bytecount, func == WRITE_OLD)
+        else:
+            result = -errno.ENOSYS
+    except GuestFault:
+        result = -errno.EFAULT
+    return result & 0xFFFFFFFF
