@@ -164,7 +164,7 @@ def test_register_ids_match_the_package():
     from luatrap.engines.emulate import aarch64, cpu
 
     for name in ("RAX", "RBP", "RBX", "RCX", "RDI", "RDX", "RIP", "RSI", "RSP", "R8", "R15",
-                 "EFLAGS", "FS_BASE", "GS_BASE", "MXCSR", "FPCW", "LDTR"):
+                 "EFLAGS", "FS_BASE", "GS_BASE", "MXCSR", "FPCW", "LDTR", "CS", "SS"):
         assert getattr(cpu, name) == getattr(x86_const, f"UC_X86_REG_{name}"), name
     for n, reg in enumerate(aarch64.X):
         assert reg == getattr(arm64_const, f"UC_ARM64_REG_X{n}"), n

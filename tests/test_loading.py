@@ -61,11 +61,13 @@ def test_scripts_run_through_their_interpreter(engine, tmp_path):
 
 @pytest.mark.x86_64_only
 def test_the_fpu_starts_in_the_kernels_state(engine, cprog):
-    """x87 control word 037f (64-bit precision, exceptions masked) and MXCSR 1f80, in
-    every thread and process, as the kernel sets them up."""
+    """x87 control word 037f (64-bit precision, exceptions masked) and MXCSR 1f80, and
+    the user code and stack selectors, in every thread and process, as the kernel sets
+    them up (Unicorn starts all four at 0)."""
     program = cprog("fpu_state")
     alone = native_run(program)
-    assert "control word 037f, mxcsr 00001f80, 1/3 = 0.3333333333333333333" in alone.stdout
+    assert ("control word 037f, mxcsr 00001f80, 1/3 = 0.3333333333333333333, cs 0x33, "
+            "ss 0x2b") in alone.stdout
     assert luatrap(program, engine=engine).stdout == alone.stdout
 
 

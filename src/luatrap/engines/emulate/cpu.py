@@ -23,6 +23,7 @@ UC_ERR_EXCEPTION = 21  # the TLB fill refused an access (hook.take_fault says wh
 RAX, RBP, RBX, RCX, RDI, RDX, RIP, RSI, RSP = 35, 36, 37, 38, 39, 40, 41, 43, 44
 R8, R9, R10, R11, R12, R13, R14, R15 = range(106, 114)
 EFLAGS, FS_BASE, GS_BASE, MXCSR, FPCW, LDTR = 25, 250, 251, 249, 246, 244
+CS, SS = 11, 49
 I386_REGS = (RAX, RBX, RCX, RDX, RSI, RDI, RBP)
 
 HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from luatrap.engines.emulate.cpu import Cpu
 
 EM_X86_64, EM_AARCH64 = 62, 183
+USER_CS, USER_DS = 0x33, 0x2B  # the kernel's __USER_CS and __USER_DS
 
 
 class GuestArch:
@@ -51,9 +52,13 @@ class GuestArch:
     def prepare(self, cpu: Cpu) -> None:
         """Set the CPU up as the kernel leaves it for a new program: the x87 control
         word and MXCSR of `fninit` and the ABI (every exception masked, 64-bit
-        precision); Unicorn starts both at 0 (single precision, exceptions unmasked)."""
+        precision), and the user code and stack selectors a program reads (mov %cs);
+        Unicorn starts all four at 0 (single precision, exceptions unmasked). Only the
+        selectors change: the CPU's privilege level stays Unicorn's 0."""
         cpu.write(regs.FPCW, 0x037F)
         cpu.write(regs.MXCSR, 0x1F80)
+        cpu.write(regs.CS, USER_CS)
+        cpu.write(regs.SS, USER_DS)
 
     def took_fault(self, cpu: Cpu) -> None:
         """A fault of the guest's becomes a signal: the CPU must not count it as still
