@@ -122,6 +122,24 @@ def test_a_clock_gettime_rule_meets_the_call_but_not_the_vdso(engine, rules):
 
 
 @pytest.mark.x86_64_only
+def test_the_program_runs_in_user_mode(prints_as_the_kernel):
+    """Privileged instructions fault in every thread and process, popf keeps the I/O
+    privilege level, and the kernel's user selectors load and reach 32-bit code: the
+    CPU runs the program at privilege 3 through the kernel's descriptor table."""
+    fault = "  SIGSEGV, si_code 128, addr (nil)"
+    privileged = [line for insn in ("hlt", "cli", "mov %cr0", "wbinvd", "sysretq")
+                  for line in (insn, fault)]
+    prints_as_the_kernel("user_mode", [
+        "rflags: interrupts enabled 1, I/O privilege 0",
+        "main thread:", *privileged, "thread:", *privileged, "fork child:", *privileged,
+        "popf with I/O privilege 3", "  I/O privilege now 0", "  ran",
+        "mov $0x2b, %ss", "  ran", "mov $0x2b, %ds", "  ran",
+        "mov $0x18, %ds (the kernel's)", fault, "lretq to 0x33", "  ran",
+        "lar 0x33", "  valid 1, access 0xa0fb00", "  ran",
+        "far call through 0x23", "  32-bit code returned 42", "  ran"])
+
+
+@pytest.mark.x86_64_only
 def test_segments_from_a_local_descriptor_table(prints_as_the_kernel):
     """modify_ldt's four functions, its errors as the kernel returns them (an int,
     zero-extended), and %gs loaded from the table in this thread, in one started before

@@ -1,7 +1,8 @@
 """What Unicorn's CPU gets wrong, shown without luatrap: each case is the smallest code
-behind a QEMU tests/tcg failure under the emulate engine (tools/peer_tcg.py), run on
-the real CPU and on a bare Unicorn (the unicorn package, nothing of luatrap's), starting
-both from the kernel's FPU state. The cases are expected to differ (xfail, strict):
+behind a QEMU tests/tcg failure under the emulate engine (tools/peer_tcg.py), or behind
+another difference luatrap cannot configure away, run on the real CPU and on a bare
+Unicorn (the unicorn package, nothing of luatrap's), starting both from the kernel's
+FPU state. The cases are expected to differ (xfail, strict):
 Unicorn 2.1's code generator is QEMU 5.0's, and QEMU fixed these later. When a Unicorn
 release fixes one, its test fails here: then the known limits in docs/engines.md shrink.
 """
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+import signal
 import struct
 import subprocess
+import sys
 
 import pytest
 
@@ -134,3 +137,50 @@ def test_the_harness_agrees_where_unicorn_is_right(tmp_path):
     data = struct.pack("<f", 1.25)
     assert on_unicorn(code, data) == on_this_cpu(code, data)
     assert struct.unpack_from("<f", on_this_cpu(code, data), 16)[0] == 2.5
+
+
+IN_AL_DX = b"\xec\xc3"  # in %dx, %al; ret
+
+
+def faults_on_this_cpu(code: bytes) -> bool:
+    """Does `code` end this process with SIGSEGV (run in a child Python)?"""
+    run = (f"import ctypes, mmap; p = mmap.mmap(-1, 4096, prot=7); p.write({code!r}); "
+           "ctypes.CFUNCTYPE(None)(ctypes.addressof(ctypes.c_char.from_buffer(p)))()")
+    return subprocess.run([sys.executable, "-c", run]).returncode == -signal.SIGSEGV
+
+
+def faults_on_unicorn_in_user_mode(code: bytes) -> bool:
+    """Does `code` raise an exception on a bare Unicorn at privilege 3 (entered as the
+    kernel enters user mode: sysretq, selectors from the STAR MSR)?"""
+    unicorn = pytest.importorskip("unicorn")
+    from unicorn import x86_const as x86
+
+    uc = unicorn.Uc(unicorn.UC_ARCH_X86, unicorn.UC_MODE_64)
+    code_at, stack_at = 0x10000, 0x30000
+    uc.mem_map(code_at, 0x1000)
+    uc.mem_map(stack_at, 0x1000)
+    uc.mem_write(code_at, b"\x48\x0f\x07" + code)  # sysretq, then the code
+    uc.msr_write(0xC0000080, uc.msr_read(0xC0000080) | 1)  # EFER.SCE
+    uc.msr_write(0xC0000081, 0x23 << 48)  # STAR: user selectors 0x33 and 0x2b
+    uc.reg_write(x86.UC_X86_REG_RCX, code_at + 3)
+    uc.reg_write(x86.UC_X86_REG_R11, 0x202)
+    uc.reg_write(x86.UC_X86_REG_RSP, stack_at + 0x800)
+    vectors: list[int] = []
+    uc.hook_add(unicorn.UC_HOOK_INTR, lambda uc, n, _: (vectors.append(n), uc.emu_stop()))
+    uc.emu_start(code_at, code_at + 3 + len(code) - 1)  # up to the `ret`
+    assert uc.reg_read(x86.UC_X86_REG_CS) == 0x33
+    return bool(vectors)
+
+
+@pytest.mark.xfail(strict=True, reason="Unicorn 2.1 allows every I/O instruction")
+def test_io_instructions_fault_in_user_mode():
+    """`in` at privilege 3 with no I/O permission: the CPU's general protection fault
+    (SIGSEGV from the kernel) against Unicorn, whose translator leaves the check out."""
+    assert faults_on_this_cpu(IN_AL_DX)
+    assert faults_on_unicorn_in_user_mode(IN_AL_DX)
+
+
+def test_privileged_instructions_fault_on_unicorn_in_user_mode():
+    """The control: `hlt` faults on both, once Unicorn's CPU is at privilege 3."""
+    assert faults_on_this_cpu(b"\xf4\xc3")
+    assert faults_on_unicorn_in_user_mode(b"\xf4\xc3")

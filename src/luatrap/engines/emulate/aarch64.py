@@ -100,6 +100,10 @@ class Aarch64(GuestArch):
     def prepare(self, cpu: Cpu) -> None:
         cpu.write(REG_CPACR_EL1, CPACR_FPEN)
 
+    def enter_program(self, emu: Emulator, entry: int) -> None:
+        """Start at `entry`, at the exception level Unicorn's CPU starts in."""
+        emu.cpu.write(self.PC, entry)
+
     def vdso_loaded(self, symbols: dict[str, int]) -> None:
         self.sigreturn_code = symbols["__kernel_rt_sigreturn"]
 

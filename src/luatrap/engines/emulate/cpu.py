@@ -22,8 +22,8 @@ UC_ERR_EXCEPTION = 21  # the TLB fill refused an access (hook.take_fault says wh
 # Unicorn's register ids (unicorn/x86_const.py).
 RAX, RBP, RBX, RCX, RDI, RDX, RIP, RSI, RSP = 35, 36, 37, 38, 39, 40, 41, 43, 44
 R8, R9, R10, R11, R12, R13, R14, R15 = range(106, 114)
-EFLAGS, FS_BASE, GS_BASE, MXCSR, FPCW, LDTR = 25, 250, 251, 249, 246, 244
-CS, SS = 11, 49
+EFLAGS, FS_BASE, GS_BASE, MXCSR, FPCW = 25, 250, 251, 249, 246
+CS, SS, GDTR, LDTR, MSR = 11, 49, 243, 244, 248
 I386_REGS = (RAX, RBX, RCX, RDX, RSI, RDI, RBP)
 
 HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
@@ -36,6 +36,12 @@ class SegmentRegister(ctypes.Structure):
 
     _fields_ = [("selector", ctypes.c_uint16), ("base", ctypes.c_uint64),
                 ("limit", ctypes.c_uint32), ("flags", ctypes.c_uint32)]
+
+
+class ModelSpecificRegister(ctypes.Structure):
+    """Unicorn's uc_x86_msr: an MSR's number and value."""
+
+    _fields_ = [("rid", ctypes.c_uint32), ("value", ctypes.c_uint64)]
 
 
 class UnicornError(Exception):
@@ -228,6 +234,20 @@ class Cpu:
     def write(self, reg: int, value: int) -> None:
         self._word.value = value & 0xFFFFFFFFFFFFFFFF
         lib.uc_reg_write(self.uc, reg, self._word_p)
+
+    def set_gdtr(self, base: int, limit: int) -> None:
+        """Point the GDT register at a table of limit + 1 bytes."""
+        value = SegmentRegister(0, base, limit, 0)
+        self._check(lib.uc_reg_write(self.uc, GDTR, ctypes.byref(value)), "gdtr")
+
+    def read_msr(self, number: int) -> int:
+        msr = ModelSpecificRegister(number, 0)
+        self._check(lib.uc_reg_read(self.uc, MSR, ctypes.byref(msr)), "msr")
+        return msr.value
+
+    def write_msr(self, number: int, value: int) -> None:
+        msr = ModelSpecificRegister(number, value)
+        self._check(lib.uc_reg_write(self.uc, MSR, ctypes.byref(msr)), "msr")
 
     def set_ldtr(self, base: int, limit: int, ctx: ctypes.c_void_p | None = None) -> None:
         """Point the LDT register (of the running CPU, or of a saved context) at a

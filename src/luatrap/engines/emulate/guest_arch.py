@@ -12,15 +12,20 @@ import signal
 from typing import TYPE_CHECKING
 
 from luatrap.engines.emulate import cpu as regs
+from luatrap.engines.emulate import ldt
 from luatrap.engines.emulate import signals as sig
 from luatrap.engines.emulate.vdso import X86_64_VDSO
 from luatrap.syscalls import table
 
 if TYPE_CHECKING:
     from luatrap.engines.emulate.cpu import Cpu
+    from luatrap.engines.emulate.linux import Emulator
 
 EM_X86_64, EM_AARCH64 = 62, 183
 USER_CS, USER_DS = 0x33, 0x2B  # the kernel's __USER_CS and __USER_DS
+MSR_EFER, EFER_SCE, MSR_STAR = 0xC0000080, 1, 0xC0000081
+SYSRETQ = b"\x48\x0f\x07"
+INITIAL_RFLAGS = 0x202  # interrupts enabled (and the bit that is always 1), as at exec
 
 
 class GuestArch:
@@ -42,6 +47,7 @@ class GuestArch:
     user_top = 0x7FFFFFFFF000  # the kernel's TASK_SIZE: user addresses lie below
     translates = False  # do its call numbers and structures differ from the host's?
     sysroot: str | None = None  # -L: where the guest's absolute paths are looked up first
+    enter_user_mode = 0  # where the vDSO's sysretq is (vdso_loaded)
     # Unicorn interrupt numbers -> (signal, si_code) of a fault
     FAULT_SIGNALS = {0: (signal.SIGFPE, 1), 1: (signal.SIGTRAP, 1),
                      3: (signal.SIGTRAP, 0x80), 4: (signal.SIGSEGV, 0x80),
@@ -52,13 +58,32 @@ class GuestArch:
     def prepare(self, cpu: Cpu) -> None:
         """Set the CPU up as the kernel leaves it for a new program: the x87 control
         word and MXCSR of `fninit` and the ABI (every exception masked, 64-bit
-        precision), and the user code and stack selectors a program reads (mov %cs);
-        Unicorn starts all four at 0 (single precision, exceptions unmasked). Only the
-        selectors change: the CPU's privilege level stays Unicorn's 0."""
+        precision); Unicorn starts both at 0 (single precision, exceptions unmasked)."""
         cpu.write(regs.FPCW, 0x037F)
         cpu.write(regs.MXCSR, 0x1F80)
-        cpu.write(regs.CS, USER_CS)
-        cpu.write(regs.SS, USER_DS)
+
+    def enter_program(self, emu: Emulator, entry: int) -> None:
+        """Start the program at `entry` in user mode, as the kernel returns to it: at
+        privilege 3 (privileged instructions fault), selectors 0x33 and 0x2b, through
+        the kernel's global descriptor table (ldt.py). Unicorn's CPU starts at
+        privilege 0; the way down that needs no memory frame is the kernel's own,
+        sysretq (to rip = rcx, rflags = r11, selectors from the STAR MSR): the vDSO
+        holds one, run to the instruction after it."""
+        cpu = emu.cpu
+        emu.descriptor_tables = tables = ldt.DescriptorTables(emu)
+        cpu.set_gdtr(tables.gdt, ldt.GDT_ENTRIES * ldt.ENTRY_SIZE - 1)
+        cpu.write_msr(MSR_EFER, cpu.read_msr(MSR_EFER) | EFER_SCE)
+        cpu.write_msr(MSR_STAR, (USER_CS - 16) << 48)  # sysretq loads this + 16, + 8
+        after = self.enter_user_mode + len(SYSRETQ)
+        cpu.write(regs.RCX, after)
+        cpu.write(regs.R11, INITIAL_RFLAGS)
+        err = emu.hook.run_to(self.enter_user_mode, (after,))
+        if err or (cpu.read(self.PC), cpu.read(regs.CS) & 0xFFFF,
+                   cpu.read(regs.SS) & 0xFFFF) != (after, USER_CS, USER_DS):
+            raise regs.UnicornError("unicorn: the CPU did not enter user mode")
+        cpu.write(regs.RCX, 0)
+        cpu.write(regs.R11, 0)
+        cpu.write(self.PC, entry)
 
     def took_fault(self, cpu: Cpu) -> None:
         """A fault of the guest's becomes a signal: the CPU must not count it as still
@@ -79,7 +104,8 @@ class GuestArch:
         return {}
 
     def vdso_loaded(self, symbols: dict[str, int]) -> None:
-        """The loader mapped the vDSO: where its symbols are (x86_64 needs none)."""
+        """The loader mapped the vDSO: where its symbols and unnamed code are."""
+        self.enter_user_mode = symbols["enter_user_mode"]
 
     def in_sysroot(self, path: bytes) -> bytes:
         """An absolute path as the guest means it (see aarch64.py's -L)."""

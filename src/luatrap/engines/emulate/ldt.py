@@ -1,10 +1,12 @@
-"""modify_ldt(2): the program's local descriptor table, kept as the kernel keeps it.
+"""The program's descriptor tables, kept as the kernel keeps them: the global one (the
+kernel's user segments) and the local one modify_ldt(2) fills.
 
-A 64-bit program fills one to load a segment register with a base of its own (%gs, the
-i386 way to thread-local data) or to reach 32-bit code through a far call. The table is
-in luatrap's memory, which the emulated CPU reads (read-only) when the program loads a
-selector with the table bit, through its LDT register; the program's own loads and
-calls cannot reach it, as natively, where the kernel keeps it.
+A 64-bit program fills a local table to load a segment register with a base of its own
+(%gs, the i386 way to thread-local data) or to reach 32-bit code through a far call; it
+loads the global table's user selectors (0x23, 0x2b, 0x33) for a far transfer or a
+segment register. Both tables are in luatrap's memory, which the emulated CPU reads
+(read-only) when the program loads a selector, through its GDT and LDT registers; the
+program's calls cannot reach them, as natively, where the kernel keeps them.
 """
 from __future__ import annotations
 
@@ -27,35 +29,48 @@ DEFAULT_SIZE = 128  # read_default_ldt on x86_64: this many zero bytes
 USER_DESC = struct.Struct("<IIII")  # struct user_desc: entry, base, limit, flag bits
 READ, WRITE_OLD, READ_DEFAULT, WRITE = 0, 1, 2, 0x11
 NR_MMAP = 9
+# The kernel's x86_64 GDT (arch/x86/include/asm/segment.h): entry -> access byte and
+# flag nibble of a flat 4 GiB segment. 4, 5, 6 are __USER32_CS, __USER_DS, __USER_CS.
+GDT_ENTRIES = 16
+GDT_SEGMENTS = {1: (0x9B, 0xC), 2: (0x9B, 0xA), 3: (0x93, 0xC),  # the kernel's own
+                4: (0xFB, 0xC), 5: (0xF3, 0xC), 6: (0xFB, 0xA)}
 
 
-class DescriptorTable:
-    """The process's table: `entries` descriptors at `base`, in luatrap's memory."""
+class DescriptorTables:
+    """The process's tables in one mapping of luatrap's: the global table at `gdt`
+    (GDT_ENTRIES descriptors, one page), then room for the local table's ENTRIES at
+    `ldt`, of which `entries` are in use."""
 
     def __init__(self, emu: Emulator) -> None:
+        size = host.PAGE + TABLE_SIZE
         flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
-        self.base = host.syscall(NR_MMAP, 0, TABLE_SIZE, mmap.PROT_READ | mmap.PROT_WRITE,
-                                 flags, -1, 0)
-        if host.failed(self.base):
+        self.gdt = host.syscall(NR_MMAP, 0, size, mmap.PROT_READ | mmap.PROT_WRITE,
+                                flags, -1, 0)
+        if host.failed(self.gdt):
             raise MemoryError
-        emu.hook.map_descriptor_table(self.base, self.base + TABLE_SIZE)
+        self.ldt = self.gdt + host.PAGE
+        for number, (access, flag_bits) in GDT_SEGMENTS.items():
+            flat = struct.pack("<HHBBBB", 0xFFFF, 0, 0, access, flag_bits << 4 | 0xF, 0)
+            ctypes.memmove(self.gdt + number * ENTRY_SIZE, flat, ENTRY_SIZE)
+        emu.hook.map_descriptor_table(self.gdt, self.gdt + size)
         self.entries = 0
 
     def store(self, emu: Emulator, number: int, descriptor: bytes) -> None:
-        """Set one entry; a table that grows is shown to every thread's CPU state, as
-        the kernel installs the new table on every CPU."""
-        ctypes.memmove(self.base + number * ENTRY_SIZE, descriptor, ENTRY_SIZE)
+        """Set one local entry; a table that grows is shown to every thread's CPU
+        state, as the kernel installs the new table on every CPU."""
+        ctypes.memmove(self.ldt + number * ENTRY_SIZE, descriptor, ENTRY_SIZE)
         if number < self.entries:
             return
         self.entries = number + 1
         limit = self.entries * ENTRY_SIZE - 1
-        emu.cpu.set_ldtr(self.base, limit)  # the calling thread's, loaded in the CPU
+        emu.cpu.set_ldtr(self.ldt, limit)  # the calling thread's, loaded in the CPU
         for t in emu.threads:
             if t.context is not None and t is not emu.cpu_lock.loaded:
-                emu.cpu.set_ldtr(self.base, limit, t.context)
+                emu.cpu.set_ldtr(self.ldt, limit, t.context)
 
     def contents(self) -> bytes:
-        return ctypes.string_at(self.base, self.entries * ENTRY_SIZE)
+        """The local table's entries in use."""
+        return ctypes.string_at(self.ldt, self.entries * ENTRY_SIZE)
 
 
 def descriptor(base: int, limit: int, bits: int, old_mode: bool) -> bytes:
@@ -88,15 +103,13 @@ def _write(emu: Emulator, ptr: int, bytecount: int, old_mode: bool) -> int:
         entry = bytes(ENTRY_SIZE)
     else:
         entry = descriptor(base, limit, bits, old_mode)
-    if emu.descriptor_table is None:
-        emu.descriptor_table = DescriptorTable(emu)
-    emu.descriptor_table.store(emu, number, entry)
+    emu.descriptor_tables.store(emu, number, entry)
     return 0
 
 
 def _read(emu: Emulator, ptr: int, bytecount: int) -> int:
-    table = emu.descriptor_table
-    if table is None:
+    table = emu.descriptor_tables
+    if not table.entries:  # no table yet
         return 0
     bytecount = min(bytecount, TABLE_SIZE)
     entries = table.contents()[:bytecount]

@@ -28,7 +28,7 @@ from luatrap.engines.emulate.delivery import SignalDelivery
 from luatrap.engines.emulate.descriptors import ReservedFds, fd_base, keep_log_fds
 from luatrap.engines.emulate.foreign import OPEN_CALLS, X32_BIT, ForeignCalls
 from luatrap.engines.emulate.guest_arch import X86_64, GuestArch
-from luatrap.engines.emulate.ldt import DescriptorTable
+from luatrap.engines.emulate.ldt import DescriptorTables
 from luatrap.engines.emulate.memory import GuestFault, GuestMemory
 from luatrap.engines.emulate.robust import release_robust_futexes
 from luatrap.engines.emulate.seccomp import GuestSeccomp
@@ -67,7 +67,7 @@ class Emulator(ForeignCalls, SignalDelivery):
         self.fd_base = fd_base(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         self.exec_state: dict = {}
         self.shm_sizes: dict[int, int] = {}
-        self.descriptor_table: DescriptorTable | None = None  # modify_ldt's (ldt.py)
+        self.descriptor_tables: DescriptorTables | None = None  # x86_64's (ldt.py)
         self.kick_signal = sig.KICK
         self.watcher: Watcher | None = None
         self.top_level = True  # the process the user started (not a guest's child)
@@ -482,7 +482,7 @@ class Emulator(ForeignCalls, SignalDelivery):
             self.signals.signalfds[int(fd)] = [wanted, self.keep_fd(write_end)]
         self.hook.set_vdso(*self.memory.vdso, self.arch.vdso.calls)
         self.cpu.write(self.arch.SP, sp)
-        self.cpu.write(self.arch.PC, entry)
+        self.arch.enter_program(self, entry)
         self.cpu.save(t.context)
         self.session.attach(GuestAccess())
         if self.session.rules:  # a rule writes guest memory only, never luatrap's

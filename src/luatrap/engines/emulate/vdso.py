@@ -49,12 +49,14 @@ def aarch64_call(nr: int) -> bytes:
 @dataclass(frozen=True)
 class VdsoLayout:
     """What one architecture's vDSO holds: functions that make one call each, marked as
-    the vDSO's own (VDSO_CALL), and code of the program's own (a signal trampoline)."""
+    the vDSO's own (VDSO_CALL), code of the program's own (a signal trampoline), and
+    code luatrap runs that the program has no name for (the way into user mode)."""
 
     machine: int
     encode: Callable[[int], bytes]  # the machine code of a function making call nr
     marked: tuple[tuple[tuple[str, ...], int], ...]  # (names, call number)
     plain: tuple[tuple[tuple[str, ...], bytes], ...] = ()  # (names, machine code)
+    unnamed: tuple[tuple[str, bytes], ...] = ()  # (luatrap's name, code): no symbol
 
     @property
     def functions(self) -> tuple[tuple[tuple[str, ...], bytes], ...]:
@@ -75,7 +77,7 @@ X86_64_VDSO = VdsoLayout(62, x86_64_call, (
     (("__vdso_time", "time"), 201),
     (("__vdso_getcpu", "getcpu"), 309),
     (("__vdso_clock_getres", "clock_getres"), 229),
-))
+), unnamed=(("enter_user_mode", b"\x48\x0f\x07"),))  # sysretq (GuestArch.enter_program)
 # __kernel_rt_sigreturn is exactly `mov x8, #139; svc #0` (a call of the program's):
 # unwinders recognise a signal frame by those two instructions at the return address.
 AARCH64_VDSO = VdsoLayout(183, aarch64_call, (
@@ -95,12 +97,16 @@ def _sysv_hash(name: bytes) -> int:
 
 
 def build_image(layout: VdsoLayout) -> tuple[bytes, dict[str, int]]:
-    """The vDSO's bytes, and each symbol's offset in it."""
+    """The vDSO's bytes, and the offset in it of each symbol and unnamed piece."""
     names = [(n.encode(), i) for i, (aliases, _) in enumerate(layout.functions)
              for n in aliases]
     text, code_at = b"", []
     for _, code in layout.functions:
         code_at.append(len(text))
+        text += code + b"\0" * (-len(code) % 16)
+    unnamed_at = {}
+    for name, code in layout.unnamed:
+        unnamed_at[name] = len(text)
         text += code + b"\0" * (-len(code) % 16)
     dynstr = b"\0" + SONAME + b"\0"
     name_at = []
@@ -159,6 +165,7 @@ def build_image(layout: VdsoLayout) -> tuple[bytes, dict[str, int]]:
         SHDR.pack_into(image, at_shdrs + i * SHDR.size, name, kind, flags, address, offset,
                        size, link, info, align, entsize)
     symbols = {n.decode(): at_text + code_at[f] for n, f in names}
+    symbols.update((name, at_text + at) for name, at in unnamed_at.items())
     return bytes(image), symbols
 
 
