@@ -171,6 +171,20 @@ def test_every_advertised_cpu_feature_runs(cross):
             "crc32 advertised: runs", "aes advertised: runs"} <= set(lines)
 
 
+@pytest.mark.parametrize("flags", [("-static",), ()])
+def test_the_program_runs_at_el0(cross, flags):
+    """EL1's registers and privileged instructions are SIGILL, what Linux lets EL0 do
+    works, ID registers read as the kernel answers them, and AT_HWCAP says they can be
+    read: the same lines as under qemu-aarch64 (the dynamic build's C library reads
+    MIDR_EL1 at start, since HWCAP_CPUID is set)."""
+    program = cross("aarch64_user_mode", *flags)
+    alone = qemu(program)
+    assert alone.returncode == 0 and "mrs CurrentEL: SIGILL" in alone.stdout, alone.stderr
+    assert "mrs mpidr_el1: 0x80000000" in alone.stdout
+    r = luatrap("-L", AARCH64_SYSROOT, program)
+    assert (r.returncode, r.stdout) == (0, alone.stdout), r.stderr
+
+
 def test_signals_fork_and_exec_as_under_qemu(cross, rules):
     """The signal frame (handler arguments, FP state, sigreturn, siglongjmp out of
     SIGSEGV), a timer interrupting a loop of ruled calls, fork, exec of a host program

@@ -164,12 +164,14 @@ def test_register_ids_match_the_package():
     from luatrap.engines.emulate import aarch64, cpu
 
     for name in ("RAX", "RBP", "RBX", "RCX", "RDI", "RDX", "RIP", "RSI", "RSP", "R8", "R15",
-                 "EFLAGS", "FS_BASE", "GS_BASE", "MXCSR", "FPCW", "LDTR", "CS", "SS"):
+                 "EFLAGS", "FS_BASE", "GS_BASE", "MXCSR", "FPCW", "LDTR", "GDTR", "MSR",
+                 "CS", "SS"):
         assert getattr(cpu, name) == getattr(x86_const, f"UC_X86_REG_{name}"), name
     for n, reg in enumerate(aarch64.X):
         assert reg == getattr(arm64_const, f"UC_ARM64_REG_X{n}"), n
-    for name in ("SP", "PC", "TPIDR_EL0", "CPACR_EL1"):
+    for name in ("SP", "PC", "TPIDR_EL0", "CPACR_EL1", "PSTATE"):
         assert getattr(aarch64, f"REG_{name}") == getattr(arm64_const, f"UC_ARM64_REG_{name}")
+    assert cpu.ARM64_SYSTEM_REGISTER == arm64_const.UC_ARM64_REG_CP_REG
     from unicorn import unicorn_const
 
     assert aarch64.UC_ARCH_ARM64 == unicorn_const.UC_ARCH_ARM64

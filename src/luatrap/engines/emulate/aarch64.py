@@ -41,6 +41,29 @@ CPACR_FPEN = 3 << 20  # FP/SIMD instructions do not trap
 
 SVC_0 = 0xD4000001
 
+# What Linux lets EL0 do (arch/arm64/include/asm/sysreg.h's SCTLR_EL1 and CNTKCTL_EL1
+# settings), by system register encoding (op0, op1, CRn, CRm, op2): cache maintenance
+# (UCI), CTR_EL0 (UCT), DC ZVA (DZE), WFE without trapping (nTWE); the virtual counter.
+REG_PSTATE = 265
+SCTLR_EL1, CNTKCTL_EL1 = (3, 0, 1, 0, 0), (3, 0, 14, 1, 0)
+SCTLR_EL0_ACCESS = 1 << 26 | 1 << 18 | 1 << 15 | 1 << 14
+CNTKCTL_EL0VCTEN = 1 << 1
+HWCAP_CPUID = 1 << 11  # EL0 may read ID registers: the kernel answers the trap
+# An ID register read, `mrs Xt, S3_0_C0_Cm_n`, which the kernel answers for EL0 (its
+# emulate_mrs), with the fields it shows as (visible bits of the CPU's value, bits set);
+# by (CRm, op2). Left out, as luatrap's CPU does not give them to programs: SVE, SME,
+# MTE, BTI, pointer authentication. Any other register of CRm 2-7 reads as 0.
+MRS_ID_SPACE, MRS_ID_MASK = 0xD5380000, 0xFFFFF000
+UNDEFINED_INSTRUCTION = 1  # Unicorn's EXCP_UDEF
+MPIDR_SAFE = 1 << 31
+EL0_ID_FIELDS = {
+    (4, 0): (0x000F_0000_00FF_0000, 0x11),  # ID_AA64PFR0: FP, AdvSIMD, DIT; EL0, EL1
+    (5, 0): (0, 0x6),                        # ID_AA64DFR0: debug architecture v8
+    (6, 0): (0xF0FF_FFFF_F0FF_FFF0, 0),      # ID_AA64ISAR0: crypto, atomics, DP, FHM, ...
+    (6, 1): (0x00FF_F0FF_00FF_F00F, 0),      # ID_AA64ISAR1: DPB, JSCVT, FCMA, LRCPC, ...
+    (7, 0): (0, 0xFF00_0000),                # ID_AA64MMFR0: as the kernel, TGran4/64 0xf
+}
+
 # struct rt_sigframe: siginfo, ucontext with its sigcontext (src/core/emulate_frames.c)
 FRAME_SIZE = 4688
 
@@ -48,7 +71,7 @@ FRAME_SIZE = 4688
 # atomics (LSE), fphp, asimdhp, asimdrdm, jscvt, fcma, lrcpc, dcpop, sha3, sm3, sm4,
 # asimddp, sha512 (arch/arm64/include/uapi/asm/hwcap.h).
 HWCAP = (1 | 2 | 8 | 16 | 32 | 64 | 128 | 256 | 512 | 1024 | 1 << 12 | 1 << 13 | 1 << 14
-         | 1 << 15 | 1 << 16 | 1 << 17 | 1 << 18 | 1 << 19 | 1 << 20 | 1 << 21)
+         | 1 << 15 | 1 << 16 | 1 << 17 | 1 << 18 | 1 << 19 | 1 << 20 | 1 << 21 | HWCAP_CPUID)
 
 F_GETFL, F_SETFL = 3, 4
 
@@ -66,8 +89,7 @@ def stat_to_guest(raw: bytes) -> bytes:
 
 
 class Aarch64(GuestArch):
-    """An aarch64 Linux program, run on Unicorn's ARMv8 "max" CPU at EL1 (so reading
-    ID registers needs no kernel emulation)."""
+    """An aarch64 Linux program, run on Unicorn's ARMv8 "max" CPU at EL0."""
 
     name = "aarch64"
     elf_machine = EM_AARCH64
@@ -84,8 +106,8 @@ class Aarch64(GuestArch):
     translates = True
     vdso = AARCH64_VDSO
     # Unicorn's exception numbers (target/arm/cpu.h): undefined instruction, breakpoint
-    FAULT_SIGNALS = {1: (signal.SIGILL, 1), 7: (signal.SIGTRAP, 1), 4: (signal.SIGSEGV, 1),
-                     3: (signal.SIGSEGV, 1)}
+    FAULT_SIGNALS = {UNDEFINED_INSTRUCTION: (signal.SIGILL, 1), 7: (signal.SIGTRAP, 1),
+                     4: (signal.SIGSEGV, 1), 3: (signal.SIGSEGV, 1)}
 
     def __init__(self) -> None:
         self.sigreturn_code = 0  # the vDSO's __kernel_rt_sigreturn
@@ -101,8 +123,41 @@ class Aarch64(GuestArch):
         cpu.write(REG_CPACR_EL1, CPACR_FPEN)
 
     def enter_program(self, emu: Emulator, entry: int) -> None:
-        """Start at `entry`, at the exception level Unicorn's CPU starts in."""
-        emu.cpu.write(self.PC, entry)
+        """Start at `entry` at EL0, as the kernel returns to a program (Unicorn's CPU
+        starts at EL1), with what Linux lets EL0 do. The system register write comes
+        last: it makes Unicorn recompute the exception level that translation uses."""
+        cpu = emu.cpu
+        cpu.write(REG_PSTATE, 0)  # EL0t, no interrupt masked
+        cpu.write_system_register(
+            CNTKCTL_EL1, cpu.read_system_register(*CNTKCTL_EL1) | CNTKCTL_EL0VCTEN)
+        cpu.write_system_register(
+            SCTLR_EL1, cpu.read_system_register(*SCTLR_EL1) | SCTLR_EL0_ACCESS)
+        cpu.write(self.PC, entry)
+
+    def answers_trap(self, cpu: Cpu, vector: int) -> bool:
+        """An ID register read traps at EL0, and the kernel answers it (emulate_mrs):
+        so does this, with the fields the kernel shows, and moves on. False: the
+        undefined instruction is the program's SIGILL."""
+        if vector != UNDEFINED_INSTRUCTION:
+            return False
+        pc = cpu.read(REG_PC)
+        insn = int.from_bytes(ctypes.string_at(pc, 4), "little")
+        if insn & MRS_ID_MASK != MRS_ID_SPACE:
+            return False
+        crm, op2, rt = insn >> 8 & 0xF, insn >> 5 & 7, insn & 0x1F
+        if crm == 0:
+            if op2 not in (0, 5, 6):
+                return False
+            value = {0: cpu.read_system_register(3, 0, 0, 0, 0), 5: MPIDR_SAFE, 6: 0}[op2]
+        elif crm == 1:
+            return False  # the AArch32 registers there are not the kernel's to answer
+        else:
+            visible, fixed = EL0_ID_FIELDS.get((crm, op2), (0, 0))
+            value = cpu.read_system_register(3, 0, 0, crm, op2) & visible | fixed
+        if rt != 31:  # xzr
+            cpu.write(X[rt], value)
+        cpu.write(REG_PC, pc + 4)
+        return True
 
     def vdso_loaded(self, symbols: dict[str, int]) -> None:
         self.sigreturn_code = symbols["__kernel_rt_sigreturn"]

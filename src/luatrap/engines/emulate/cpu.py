@@ -24,6 +24,7 @@ RAX, RBP, RBX, RCX, RDI, RDX, RIP, RSI, RSP = 35, 36, 37, 38, 39, 40, 41, 43, 44
 R8, R9, R10, R11, R12, R13, R14, R15 = range(106, 114)
 EFLAGS, FS_BASE, GS_BASE, MXCSR, FPCW = 25, 250, 251, 249, 246
 CS, SS, GDTR, LDTR, MSR = 11, 49, 243, 244, 248
+ARM64_SYSTEM_REGISTER = 290  # UC_ARM64_REG_CP_REG
 I386_REGS = (RAX, RBX, RCX, RDX, RSI, RDI, RBP)
 
 HOOK_MEM_INVALID = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_int,
@@ -42,6 +43,13 @@ class ModelSpecificRegister(ctypes.Structure):
     """Unicorn's uc_x86_msr: an MSR's number and value."""
 
     _fields_ = [("rid", ctypes.c_uint32), ("value", ctypes.c_uint64)]
+
+
+class SystemRegister(ctypes.Structure):
+    """Unicorn's uc_arm64_cp_reg: an aarch64 system register by its encoding."""
+
+    _fields_ = [("crn", ctypes.c_uint32), ("crm", ctypes.c_uint32), ("op0", ctypes.c_uint32),
+                ("op1", ctypes.c_uint32), ("op2", ctypes.c_uint32), ("value", ctypes.c_uint64)]
 
 
 class UnicornError(Exception):
@@ -248,6 +256,22 @@ class Cpu:
     def write_msr(self, number: int, value: int) -> None:
         msr = ModelSpecificRegister(number, value)
         self._check(lib.uc_reg_write(self.uc, MSR, ctypes.byref(msr)), "msr")
+
+    def read_system_register(self, op0: int, op1: int, crn: int, crm: int, op2: int) -> int:
+        """An aarch64 system register, whatever the CPU's exception level."""
+        reg = SystemRegister(crn, crm, op0, op1, op2, 0)
+        self._check(lib.uc_reg_read(self.uc, ARM64_SYSTEM_REGISTER, ctypes.byref(reg)),
+                    "system register")
+        return reg.value
+
+    def write_system_register(self, encoding: tuple[int, int, int, int, int],
+                              value: int) -> None:
+        """Set an aarch64 system register (op0, op1, crn, crm, op2); Unicorn then
+        recomputes what translation depends on, the exception level included."""
+        op0, op1, crn, crm, op2 = encoding
+        reg = SystemRegister(crn, crm, op0, op1, op2, value)
+        self._check(lib.uc_reg_write(self.uc, ARM64_SYSTEM_REGISTER, ctypes.byref(reg)),
+                    "system register")
 
     def set_ldtr(self, base: int, limit: int, ctx: ctypes.c_void_p | None = None) -> None:
         """Point the LDT register (of the running CPU, or of a saved context) at a

@@ -85,6 +85,11 @@ class GuestArch:
         cpu.write(regs.R11, 0)
         cpu.write(self.PC, entry)
 
+    def answers_trap(self, cpu: Cpu, vector: int) -> bool:
+        """Does the kernel answer this exception for the program (x86_64: never)? True:
+        answered, and the program goes on."""
+        return False
+
     def took_fault(self, cpu: Cpu) -> None:
         """A fault of the guest's becomes a signal: the CPU must not count it as still
         in flight (Cpu.forget_fault)."""

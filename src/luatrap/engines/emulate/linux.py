@@ -317,8 +317,9 @@ class Emulator(ForeignCalls, SignalDelivery):
                 values[0] = result
                 self._i386_args.store()
             return
-        t.fault = self.arch.FAULT_SIGNALS.get(vector, (signal.SIGSEGV, 0x80)) + (None,)
-        self.arch.took_fault(self.cpu)
+        if not self.arch.answers_trap(self.cpu, vector):
+            t.fault = self.arch.FAULT_SIGNALS.get(vector, (signal.SIGSEGV, 0x80)) + (None,)
+            self.arch.took_fault(self.cpu)
         self.cpu.stop()
 
     def on_seccomp_verdict(self, nr: int, *args_and_verdict: int) -> None:
