@@ -45,7 +45,7 @@ SVC_0 = 0xD4000001
 # settings), by system register encoding (op0, op1, CRn, CRm, op2): cache maintenance
 # (UCI), CTR_EL0 (UCT), DC ZVA (DZE), WFE without trapping (nTWE); the virtual counter.
 REG_PSTATE = 265
-SCTLR_EL1, CNTKCTL_EL1 = (3, 0, 1, 0, 0), (3, 0, 14, 1, 0)
+SCTLR_EL1, CNTKCTL_EL1, MIDR_EL1 = (3, 0, 1, 0, 0), (3, 0, 14, 1, 0), (3, 0, 0, 0, 0)
 SCTLR_EL0_ACCESS = 1 << 26 | 1 << 18 | 1 << 15 | 1 << 14
 CNTKCTL_EL0VCTEN = 1 << 1
 HWCAP_CPUID = 1 << 11  # EL0 may read ID registers: the kernel answers the trap
@@ -129,9 +129,9 @@ class Aarch64(GuestArch):
         cpu = emu.cpu
         cpu.write(REG_PSTATE, 0)  # EL0t, no interrupt masked
         cpu.write_system_register(
-            CNTKCTL_EL1, cpu.read_system_register(*CNTKCTL_EL1) | CNTKCTL_EL0VCTEN)
+            CNTKCTL_EL1, cpu.read_system_register(CNTKCTL_EL1) | CNTKCTL_EL0VCTEN)
         cpu.write_system_register(
-            SCTLR_EL1, cpu.read_system_register(*SCTLR_EL1) | SCTLR_EL0_ACCESS)
+            SCTLR_EL1, cpu.read_system_register(SCTLR_EL1) | SCTLR_EL0_ACCESS)
         cpu.write(self.PC, entry)
 
     def answers_trap(self, cpu: Cpu, vector: int) -> bool:
@@ -148,12 +148,12 @@ class Aarch64(GuestArch):
         if crm == 0:
             if op2 not in (0, 5, 6):
                 return False
-            value = {0: cpu.read_system_register(3, 0, 0, 0, 0), 5: MPIDR_SAFE, 6: 0}[op2]
+            value = {0: cpu.read_system_register(MIDR_EL1), 5: MPIDR_SAFE, 6: 0}[op2]
         elif crm == 1:
             return False  # the AArch32 registers there are not the kernel's to answer
         else:
             visible, fixed = EL0_ID_FIELDS.get((crm, op2), (0, 0))
-            value = cpu.read_system_register(3, 0, 0, crm, op2) & visible | fixed
+            value = cpu.read_system_register((3, 0, 0, crm, op2)) & visible | fixed
         if rt != 31:  # xzr
             cpu.write(X[rt], value)
         cpu.write(REG_PC, pc + 4)

@@ -257,8 +257,10 @@ class Cpu:
         msr = ModelSpecificRegister(number, value)
         self._check(lib.uc_reg_write(self.uc, MSR, ctypes.byref(msr)), "msr")
 
-    def read_system_register(self, op0: int, op1: int, crn: int, crm: int, op2: int) -> int:
-        """An aarch64 system register, whatever the CPU's exception level."""
+    def read_system_register(self, encoding: tuple[int, int, int, int, int]) -> int:
+        """An aarch64 system register (op0, op1, crn, crm, op2), whatever the CPU's
+        exception level."""
+        op0, op1, crn, crm, op2 = encoding
         reg = SystemRegister(crn, crm, op0, op1, op2, 0)
         self._check(lib.uc_reg_read(self.uc, ARM64_SYSTEM_REGISTER, ctypes.byref(reg)),
                     "system register")
