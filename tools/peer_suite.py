@@ -83,6 +83,8 @@ def main() -> None:
     for module in args.modules.split(","):
         alone, alone_time = run_module(module, [])
         row = [module, str(len(alone)), str(sum(v == "fail" for v in alone.values()))]
+        differences += [f"- failing natively: `{t}`" for t, v in sorted(alone.items())
+                        if v == "fail"]
         for engine in engines:
             under, under_time = run_module(module, [*luatrap, "--engine", engine])
             extra = sorted(t for t, v in alone.items()
