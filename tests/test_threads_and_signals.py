@@ -133,6 +133,16 @@ def test_fault_handlers_learn_what_and_where(engine, rules, cprog):
 
 
 @pytest.mark.x86_64_only
+def test_signals_come_and_go_in_32bit_code(prints_as_the_kernel):
+    """A handler interrupts 32-bit code (cs 0x23 in its frame), runs as 64-bit code and
+    returns into the 32-bit loop; a frame's data selector makes rt_sigreturn SIGSEGV.
+    The emulated CPU switches mode by far jumps, as a register write cannot."""
+    prints_as_the_kernel("signals_in_32bit_code", [
+        "32-bit code under a timer returned 42; handlers ran 1, saw cs 0x23 1",
+        "rt_sigreturn to a data selector:", "  SIGSEGV, si_code 128, addr (nil)"])
+
+
+@pytest.mark.x86_64_only
 def test_the_same_fault_again_and_again_is_the_same_signal(prints_as_the_kernel):
     """Each handled fault is the kernel's signal again, with its si_code and address
     (none for a general protection fault): the emulated CPU once counted the first as

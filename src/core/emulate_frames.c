@@ -104,7 +104,9 @@ int emu_x86_64_enter_handler(struct emu_hook *h, const struct handler_entry *e) 
   unsigned char buf[sizeof(struct x86_rt_sigframe) + 15 + 8 + X86_FXSAVE_SIZE];
   struct x86_rt_sigframe *f = (struct x86_rt_sigframe *)(void *)buf;
   struct stack_choice stack;
-  uint64_t fx, frame, mxcsr32;
+  uint64_t fx, frame, mxcsr32, selector = 0;
+  void *selector_ptr = &selector;
+  static const int cs_reg = UC_X86_REG_CS;
   static const int handler_regs[7] = {UC_X86_REG_RSP, UC_X86_REG_RIP, UC_X86_REG_RDI,
                                       UC_X86_REG_RSI, UC_X86_REG_RDX, UC_X86_REG_RAX,
                                       UC_X86_REG_EFLAGS};
@@ -115,7 +117,8 @@ int emu_x86_64_enter_handler(struct emu_hook *h, const struct handler_entry *e) 
 
   memset(&r, 0, sizeof r);
   x86_batch(&r, ids, ptrs);
-  if (h->api.reg_read_batch(h->uc, ids, ptrs, X86_BATCH) != 0)
+  if (h->api.reg_read_batch(h->uc, ids, ptrs, X86_BATCH) != 0 ||
+      h->api.reg_read_batch(h->uc, &cs_reg, &selector_ptr, 1) != 0)
     return -1;
   stack = choose_stack(e, r.gregs[X86_RSP], 128);
   fx = (stack.sp - X86_FXSAVE_SIZE) & ~(uint64_t)63;
@@ -127,7 +130,7 @@ int emu_x86_64_enter_handler(struct emu_hook *h, const struct handler_entry *e) 
   f->uc.ss_flags = stack.ss_flags;
   f->uc.ss_size = e->alt_size;
   memcpy(f->uc.mcontext.gregs, r.gregs, sizeof f->uc.mcontext.gregs);
-  f->uc.mcontext.cs = 0x33;
+  f->uc.mcontext.cs = (uint16_t)selector; /* 0x23 in 32-bit code: Python then switches */
   f->uc.mcontext.ss = 0x2b;
   f->uc.mcontext.oldmask = e->old_mask;
   f->uc.mcontext.fpstate = fx;
@@ -148,7 +151,8 @@ int emu_x86_64_enter_handler(struct emu_hook *h, const struct handler_entry *e) 
   return h->api.reg_write_batch(h->uc, handler_regs, value_ptrs, 7) == 0 ? 0 : -1;
 }
 
-int emu_x86_64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias) {
+int emu_x86_64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t *selector,
+                         uint64_t pc_bias) {
   struct x86_registers r;
   struct x86_ucontext uc;
   unsigned char fxsave[X86_FXSAVE_SIZE];
@@ -178,6 +182,7 @@ int emu_x86_64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias) {
   r.gregs[X86_EFLAGS] = (now[1] & ~(uint64_t)X86_FIX_EFLAGS) |
                         (uc.mcontext.gregs[X86_EFLAGS] & X86_FIX_EFLAGS);
   *mask = uc.sigmask;
+  *selector = uc.mcontext.cs | 3u; /* as the kernel: a user selector, checked by iret */
   return h->api.reg_write_batch(h->uc, ids, ptrs, n) == 0 ? 0 : -1;
 }
 
@@ -298,7 +303,8 @@ int emu_aarch64_enter_handler(struct emu_hook *h, const struct handler_entry *e)
   return h->api.reg_write_batch(h->uc, handler_regs, value_ptrs, 7) == 0 ? 0 : -1;
 }
 
-int emu_aarch64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias) {
+int emu_aarch64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t *selector,
+                          uint64_t pc_bias) {
   struct a64_ucontext uc;
   struct a64_registers r;
   int ids[A64_BATCH];
@@ -309,6 +315,7 @@ int emu_aarch64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias) 
   static const int sp_reg[1] = {UC_ARM64_REG_SP};
   size_t reading = offsetof(struct a64_ucontext, mcontext.reserved) + sizeof *fp;
   int n = A64_FPSR;
+  (void)selector; /* no code selector on aarch64 */
 
   if (h->api.reg_read_batch(h->uc, sp_reg, &sp_ptr, 1) != 0)
     return -1;
@@ -351,16 +358,18 @@ PyObject *Hook_enter_handler(EmulateHookObject *self, PyObject *args) {
   return PyBool_FromLong(err == 0);
 }
 
-/* sigreturn(in_hook): the registers the frame at the stack pointer holds, and the mask
-** it saved; None if the frame cannot be read (nothing changed). `in_hook`: called from
-** the system call hook, after which Unicorn still moves the pc past the call. */
+/* sigreturn(in_hook): the registers the frame at the stack pointer holds; returns the
+** mask it saved and its x86 code selector (0 on aarch64), which Python makes the CPU's
+** if it is not already (a mode switch); None if the frame cannot be read (nothing
+** changed). `in_hook`: called from the system call hook, after which Unicorn still
+** moves the pc past the call. */
 PyObject *Hook_sigreturn(EmulateHookObject *self, PyObject *in_hook) {
   struct emu_hook *h = &self->h;
-  uint64_t mask;
+  uint64_t mask, selector = 0;
   int bias = PyObject_IsTrue(in_hook);
   if (bias < 0)
     return NULL;
-  if (h->abi->sigreturn(h, &mask, bias ? (uint64_t)h->abi->pc_after_call : 0) != 0)
+  if (h->abi->sigreturn(h, &mask, &selector, bias ? (uint64_t)h->abi->pc_after_call : 0))
     Py_RETURN_NONE;
-  return PyLong_FromUnsignedLongLong(mask);
+  return Py_BuildValue("KK", (unsigned long long)mask, (unsigned long long)selector);
 }

@@ -502,9 +502,9 @@ static PyMethodDef Hook_methods[] = {
      "map(start, end, prot): show host pages [start, end) to the guest with PROT_* prot"},
     {"unmap", (PyCFunction)Hook_unmap, METH_VARARGS,
      "unmap(start, end): [start, end) is no longer guest memory"},
-    {"map_descriptor_table", (PyCFunction)Hook_map_descriptor_table, METH_VARARGS,
-     "map_descriptor_table(start, end): luatrap's pages holding the guest's descriptor "
-     "table, which the CPU reads (read-only) and the guest's calls cannot"},
+    {"map_cpu_only", (PyCFunction)Hook_map_cpu_only, METH_VARARGS,
+     "map_cpu_only(start, end, prot): luatrap's pages the CPU itself reads (descriptor "
+     "tables) or runs (a far jump's code) with PROT_* prot; the guest's calls cannot"},
     {"forget_code", (PyCFunction)Hook_forget_code, METH_VARARGS,
      "forget_code(start, end): drop translated code of [start, end)"},
     {"set_pointer_checks", (PyCFunction)Hook_set_pointer_checks, METH_O,

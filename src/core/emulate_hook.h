@@ -41,12 +41,19 @@ struct guest_abi {
   /* emulate_frames.c: 0, or -1 if guest memory refused the frame (nothing changed);
   ** sigreturn's pc_bias is taken off the restored pc (Unicorn adds it after a hook) */
   int (*enter_handler)(struct emu_hook *h, const struct handler_entry *e);
-  int (*sigreturn)(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias);
+  int (*sigreturn)(struct emu_hook *h, uint64_t *mask, uint64_t *selector,
+                   uint64_t pc_bias);
 };
 
 /* A call the vDSO makes carries this bit in its number (vdso.py): it is the vDSO's,
 ** not the program's, as natively (no rule, trace or seccomp filter sees it). */
 #define LT_VDSO_CALL 0x8000
+
+/* Host pages [start, end) the emulated CPU may reach with `perms` (UC_PROT_*). */
+struct cpu_region {
+  uint64_t start, end;
+  int perms;
+};
 
 struct emu_hook {
   struct unicorn_api api;
@@ -73,8 +80,9 @@ struct emu_hook {
   int multi_threaded;        /* other guest threads may wait for the CPU */
   int in_host_call;          /* the CPU's thread waits in a call forwarded from here */
   uint64_t vdso_start, vdso_end; /* where the vDSO is */
-  uint64_t table_start, table_end; /* the guest's descriptor table (modify_ldt): the CPU
-                                      reads it, the guest's calls cannot */
+  struct cpu_region cpu_only[2]; /* luatrap's pages the CPU itself uses (descriptor
+                                    tables, a far jump's code): no guest memory */
+  int n_cpu_only;
   unsigned char vdso_nr[LT_MAX_NR]; /* the calls the vDSO makes */
   PyObject *seccomp;         /* the running guest thread's filters (bytes), or NULL */
   PyObject *on_seccomp;      /* (nr, a1..a6, verdict) -> None: a trap or a kill */
@@ -87,9 +95,11 @@ typedef struct {
 
 /* emulate_frames.c */
 int emu_x86_64_enter_handler(struct emu_hook *h, const struct handler_entry *e);
-int emu_x86_64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias);
+int emu_x86_64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t *selector,
+                         uint64_t pc_bias);
 int emu_aarch64_enter_handler(struct emu_hook *h, const struct handler_entry *e);
-int emu_aarch64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t pc_bias);
+int emu_aarch64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t *selector,
+                          uint64_t pc_bias);
 PyObject *Hook_enter_handler(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_sigreturn(EmulateHookObject *self, PyObject *in_hook);
 
@@ -104,7 +114,7 @@ bool emu_fill_tlb(uc_engine *uc, uint64_t vaddr, int type, struct uc_tlb_entry *
                   void *data);
 PyObject *Hook_map(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_unmap(EmulateHookObject *self, PyObject *args);
-PyObject *Hook_map_descriptor_table(EmulateHookObject *self, PyObject *args);
+PyObject *Hook_map_cpu_only(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_forget_code(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_run_to(EmulateHookObject *self, PyObject *args);
 PyObject *Hook_use_own_tlb(EmulateHookObject *self, PyObject *arg);

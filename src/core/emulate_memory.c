@@ -21,15 +21,16 @@
 bool emu_fill_tlb(uc_engine *uc, uint64_t vaddr, int type, struct uc_tlb_entry *e,
                      void *data) {
   struct emu_hook *h = data;
-  int perms = guest_map_perms(&h->map, vaddr), need;
+  int perms = guest_map_perms(&h->map, vaddr), need, i;
   (void)uc;
   if (h->changing_map) { /* any page, for a moment; the TLB is flushed after */
     e->paddr = vaddr;
     e->perms = UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC;
     return true;
   }
-  if (perms < 0 && vaddr - h->table_start < h->table_end - h->table_start)
-    perms = UC_PROT_READ; /* the descriptor table: read when a selector is loaded */
+  for (i = 0; perms < 0 && i < h->n_cpu_only; i++)
+    if (vaddr - h->cpu_only[i].start < h->cpu_only[i].end - h->cpu_only[i].start)
+      perms = h->cpu_only[i].perms; /* a descriptor table, a far jump's code */
   need = type == UC_MEM_WRITE ? UC_PROT_WRITE : type == UC_MEM_FETCH ? UC_PROT_EXEC
                                                                       : UC_PROT_READ;
   if (perms < 0 || !(perms & need)) {
@@ -131,24 +132,27 @@ PyObject *Hook_unmap(EmulateHookObject *self, PyObject *args) {
   return changed(h, err, "unmap");
 }
 
-/* map_descriptor_table(start, end): luatrap's pages [start, end) hold the guest's
-** descriptor table; the CPU may read them, but they are no guest memory. */
-PyObject *Hook_map_descriptor_table(EmulateHookObject *self, PyObject *args) {
+/* map_cpu_only(start, end, prot): luatrap's pages [start, end) are for the CPU itself
+** (a descriptor table it reads, code it runs to change mode), with PROT_* `prot`; they
+** are no guest memory, so the guest's calls cannot reach them. */
+PyObject *Hook_map_cpu_only(EmulateHookObject *self, PyObject *args) {
   struct emu_hook *h = &self->h;
   unsigned long long start, end;
-  int err;
-  if (!PyArg_ParseTuple(args, "KK", &start, &end))
+  int prot, err;
+  if (!PyArg_ParseTuple(args, "KKi", &start, &end, &prot))
     return NULL;
-  if (h->table_end != h->table_start)
-    return PyErr_Format(PyExc_ValueError, "the descriptor table is mapped already");
+  if (h->n_cpu_only == (int)(sizeof h->cpu_only / sizeof h->cpu_only[0]))
+    return PyErr_Format(PyExc_ValueError, "no room for another CPU-only region");
   h->changing_map = 1;
-  err = h->api.mem_map_ptr(h->uc, start, (size_t)(end - start), UC_PROT_READ,
+  err = h->api.mem_map_ptr(h->uc, start, (size_t)(end - start), (uint32_t)(prot & 7),
                            (void *)(uintptr_t)start);
   if (err == 0) {
-    h->table_start = start;
-    h->table_end = end;
+    h->cpu_only[h->n_cpu_only].start = start;
+    h->cpu_only[h->n_cpu_only].end = end;
+    h->cpu_only[h->n_cpu_only].perms = prot & 7;
+    h->n_cpu_only++;
   }
-  return changed(h, err, "map the descriptor table");
+  return changed(h, err, "map luatrap's pages for the CPU");
 }
 
 PyObject *Hook_forget_code(EmulateHookObject *self, PyObject *args) {

@@ -53,6 +53,7 @@ typedef size_t uc_hook;
 #define UC_X86_REG_R14 112
 #define UC_X86_REG_R15 113
 #define UC_X86_REG_EFLAGS 25
+#define UC_X86_REG_CS 11
 #define UC_X86_REG_MXCSR 249
 #define UC_X86_REG_XMM0 122 /* XMM1..XMM15 follow */
 #define UC_ARM64_REG_X0 199 /* X1..X28 follow; include/unicorn/arm64.h */

@@ -105,6 +105,7 @@ class Aarch64(GuestArch):
     user_top = 1 << 48
     translates = True
     vdso = AARCH64_VDSO
+    handler_selector = 0
     # Unicorn's exception numbers (target/arm/cpu.h): undefined instruction, breakpoint
     FAULT_SIGNALS = {UNDEFINED_INSTRUCTION: (signal.SIGILL, 1), 7: (signal.SIGTRAP, 1),
                      4: (signal.SIGSEGV, 1), 3: (signal.SIGSEGV, 1)}
@@ -133,6 +134,12 @@ class Aarch64(GuestArch):
         cpu.write_system_register(
             SCTLR_EL1, cpu.read_system_register(SCTLR_EL1) | SCTLR_EL0_ACCESS)
         cpu.write(self.PC, entry)
+
+    def code_selector(self, cpu: Cpu) -> int:
+        return 0  # no segments
+
+    def set_code_segment(self, emu: Emulator, selector: int) -> None:
+        """aarch64 has one mode for a program."""
 
     def answers_trap(self, cpu: Cpu, vector: int) -> bool:
         """An ID register read traps at EL0, and the kernel answers it (emulate_mrs):

@@ -163,12 +163,29 @@ class SignalDelivery:
         rseq.interrupted(self, t, preempted=False)  # a critical section is left
         try:
             sig.enter_handler(self.hook, t, signo, act, info, self.arch.handler_return(act))
+            self.arch.set_code_segment(self, self.arch.handler_selector)  # from 32-bit code
         except GuestFault:
             self.exit_process(None, signal.SIGSEGV)
 
     def sigreturn(self, t: GuestThread) -> None:
-        """rt_sigreturn, made in the system call hook."""
+        """rt_sigreturn, made in the system call hook. A frame whose code selector is
+        not the CPU's (back to 32-bit code) needs a far jump, which cannot run inside
+        the hook: the CPU stops, and the run loop makes it (switch_code_segment)."""
         try:
-            sig.sigreturn(self.hook, t)
+            selector = sig.sigreturn(self.hook, t)
         except GuestFault:
             self.exit_process(None, signal.SIGSEGV)
+        if selector and selector != self.arch.code_selector(self.cpu):
+            t.code_selector = selector
+            self.cpu.stop()
+
+    def switch_code_segment(self, t: GuestThread) -> None:
+        """The code segment rt_sigreturn restored (see sigreturn); one that cannot be
+        loaded is the kernel's SIGSEGV, at the frame's pc."""
+        selector, t.code_selector = t.code_selector, None
+        try:
+            self.arch.set_code_segment(self, selector)
+        except GuestFault:
+            self.exit_process(None, signal.SIGSEGV)
+        if t.fault:
+            self.fault(t, 0)

@@ -48,6 +48,7 @@ class GuestArch:
     translates = False  # do its call numbers and structures differ from the host's?
     sysroot: str | None = None  # -L: where the guest's absolute paths are looked up first
     enter_user_mode = 0  # where the vDSO's sysretq is (vdso_loaded)
+    handler_selector = USER_CS  # the code segment a signal handler runs in
     # Unicorn interrupt numbers -> (signal, si_code) of a fault
     FAULT_SIGNALS = {0: (signal.SIGFPE, 1), 1: (signal.SIGTRAP, 1),
                      3: (signal.SIGTRAP, 0x80), 4: (signal.SIGSEGV, 0x80),
@@ -84,6 +85,17 @@ class GuestArch:
         cpu.write(regs.RCX, 0)
         cpu.write(regs.R11, 0)
         cpu.write(self.PC, entry)
+
+    def code_selector(self, cpu: Cpu) -> int:
+        """The CPU's code segment selector (0x33 in 64-bit code)."""
+        return cpu.read(regs.CS) & 0xFFFF
+
+    def set_code_segment(self, emu: Emulator, selector: int) -> None:
+        """Make `selector` the code segment, the pc unchanged, as the kernel's iret does
+        when it returns to 32-bit code or starts a handler from there (ldt.py's
+        far_jump; a selector that cannot be loaded is the thread's fault)."""
+        if self.code_selector(emu.cpu) != selector:
+            emu.descriptor_tables.far_jump(emu, selector)
 
     def answers_trap(self, cpu: Cpu, vector: int) -> bool:
         """Does the kernel answer this exception for the program (x86_64: never)? True:

@@ -16,6 +16,7 @@ import mmap
 import struct
 from typing import TYPE_CHECKING
 
+from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import host
 from luatrap.engines.emulate.memory import GuestFault
 
@@ -32,6 +33,12 @@ NR_MMAP = 9
 # The kernel's x86_64 GDT (arch/x86/include/asm/segment.h): entry -> access byte and
 # flag nibble of a flat 4 GiB segment. 4, 5, 6 are __USER32_CS, __USER_DS, __USER_CS.
 GDT_ENTRIES = 16
+USER_CS = 0x33  # __USER_CS, 64-bit code
+# A far jump through a pointer (offset, selector) at start + POINTER, to start + LANDING
+# (where the CPU stops): `jmp far [abs32]` as 32-bit code encodes it, and as 64-bit code.
+JUMP_FROM_32BIT, JUMP_FROM_64BIT = b"\xff\x2d", b"\xff\x2c\x25"
+POINTER, LANDING, FROM_64BIT = 8, 16, 32
+MAP_32BIT = 0x40
 GDT_SEGMENTS = {1: (0x9B, 0xC), 2: (0x9B, 0xA), 3: (0x93, 0xC),  # the kernel's own
                 4: (0xFB, 0xC), 5: (0xF3, 0xC), 6: (0xFB, 0xA)}
 
@@ -52,8 +59,9 @@ class DescriptorTables:
         for number, (access, flag_bits) in GDT_SEGMENTS.items():
             flat = struct.pack("<HHBBBB", 0xFFFF, 0, 0, access, flag_bits << 4 | 0xF, 0)
             ctypes.memmove(self.gdt + number * ENTRY_SIZE, flat, ENTRY_SIZE)
-        emu.hook.map_descriptor_table(self.gdt, self.gdt + size)
+        emu.hook.map_cpu_only(self.gdt, self.gdt + size, mmap.PROT_READ)
         self.entries = 0
+        self.jumps = 0  # the far jumps' page, once one is needed (far_jump)
 
     def store(self, emu: Emulator, number: int, descriptor: bytes) -> None:
         """Set one local entry; a table that grows is shown to every thread's CPU
@@ -67,6 +75,37 @@ class DescriptorTables:
         for t in emu.threads:
             if t.context is not None and t is not emu.cpu_lock.loaded:
                 emu.cpu.set_ldtr(self.ldt, limit, t.context)
+
+    def far_jump(self, emu: Emulator, selector: int) -> None:
+        """Make `selector` the CPU's code segment, the pc unchanged: a far jump, the one
+        way to change the mode that goes with it (a Unicorn register write sets the
+        selector only). The jump runs from a page of luatrap's below 4 GiB, where 32-bit
+        code can reach it, made on first use. A selector that cannot be loaded faults
+        (the thread's fault is set), as the kernel's iret does; GuestFault if the page
+        cannot be had."""
+        if not self.jumps:
+            self.jumps = self._far_jump_page(emu)
+        cpu = emu.cpu
+        start = self.jumps + (FROM_64BIT if cpu.read(regs.CS) & 0xFFFF == USER_CS else 0)
+        ctypes.memmove(start + POINTER, struct.pack("<IH", start + LANDING, selector), 6)
+        pc = cpu.read(emu.arch.PC)
+        while True:  # a stop another thread asks for (a signal) may come first: again
+            emu.hook.run_to(start, (start + LANDING,))
+            if cpu.read(emu.arch.PC) == start + LANDING or emu.current.fault:
+                break
+        cpu.write(emu.arch.PC, pc)
+
+    @staticmethod
+    def _far_jump_page(emu: Emulator) -> int:
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_32BIT
+        page = host.syscall(NR_MMAP, 0, host.PAGE, mmap.PROT_READ | mmap.PROT_WRITE, flags,
+                            -1, 0)
+        if host.failed(page):
+            raise GuestFault
+        for start, jump in ((page, JUMP_FROM_32BIT), (page + FROM_64BIT, JUMP_FROM_64BIT)):
+            ctypes.memmove(start, jump + struct.pack("<I", start + POINTER), 7)
+        emu.hook.map_cpu_only(page, page + host.PAGE, mmap.PROT_READ | mmap.PROT_EXEC)
+        return page
 
     def contents(self) -> bytes:
         """The local table's entries in use."""

@@ -355,6 +355,8 @@ class Emulator(ForeignCalls, SignalDelivery):
         while True:
             if t.own_signals:
                 self.take_own_signals(t)
+            if t.code_selector is not None:
+                self.switch_code_segment(t)
             if t.pending or self.signals.process_pending:
                 self.deliver_signals(t)
             err = cpu.run()

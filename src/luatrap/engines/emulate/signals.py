@@ -216,14 +216,17 @@ def enter_handler(hook, t: GuestThread, sig: int, act: Action, info: bytes,
         act.handler = SIG_DFL
 
 
-def sigreturn(hook, t: GuestThread) -> None:
+def sigreturn(hook, t: GuestThread) -> int:
     """rt_sigreturn, from the system call hook: the registers and mask the handler's
-    frame holds (it may have changed them). GuestFault (nothing changed) if the frame
-    is not readable: the kernel's SIGSEGV."""
-    mask = hook.sigreturn(True)
-    if mask is None:
+    frame holds (it may have changed them); returns its x86 code selector (0 on
+    aarch64). GuestFault (nothing changed) if the frame is not readable: the kernel's
+    SIGSEGV."""
+    restored = hook.sigreturn(True)
+    if restored is None:
         raise GuestFault
+    mask, selector = restored
     t.mask = mask & ~UNBLOCKABLE_BITS
+    return selector
 
 
 def die_by(sig: int) -> None:

@@ -47,6 +47,7 @@ class GuestThread:
     path_buffer: object = None  # ... and the sysroot's path it names (-L)
     exit_code: int | None = None
     fault: int | tuple = 0  # (signal, si_code, address[, siginfo]) of a fault to take
+    code_selector: int | None = None  # x86: the code segment rt_sigreturn goes back to
     seccomp: bytes | None = None  # its seccomp filters (seccomp.py), newest first
     seccomp_mode: int = 0  # PR_GET_SECCOMP's answer
     robust_list: int = 0  # its set_robust_list head (robust.py)
