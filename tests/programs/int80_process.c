@@ -2,8 +2,9 @@
  * the strings below have 32-bit addresses): fork, execve and exit must stay under the
  * tool, as their x86_64 twins do. The exec'd copy (argv[1] == "child") and the forked
  * child report getppid(), which the test's rule answers with 4242.
- * "state": i386 brk, rt_sigprocmask (block all) and munmap of the first page of this
- * program's own code; their results, then whether the program still runs. */
+ * "state": i386 brk, rt_sigprocmask (block all), mmap2 (below 4 GiB, where 32-bit
+ * pointers reach, and writable) and munmap of it; their results, then whether the
+ * program still runs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +30,28 @@ static long int80_4(long nr, long a, long b, long c, long d) {
     return r;
 }
 
+/* i386 mmap2(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0): its
+ * sixth argument is %ebp, set around the call (below the red zone). */
+static long int80_mmap2(long len) {
+    long r;
+    register long flags __asm__("rsi") = 0x22;
+    register long fd __asm__("rdi") = -1;
+    __asm__ volatile("sub $128, %%rsp; push %%rbp; xor %%ebp, %%ebp; int $0x80;"
+                     " pop %%rbp; add $128, %%rsp"
+                     : "=a"(r) : "a"(192L), "b"(0L), "c"(len), "d"(3L), "r"(flags), "r"(fd)
+                     : "memory");
+    return r;
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "state") == 0) {
-        printf("brk %s\n", int80(45, 0, 0, 0) == -38 ? "ENOSYS" : "ran");
+        long brk = int80(45, 0, 0, 0), mapped = int80_mmap2(8192);
+        printf("brk %s\n", brk > 0 ? "ran" : "failed");
         printf("rt_sigprocmask %ld\n", int80_4(175, 0, (long)all_signals, 0, 8));
-        printf("munmap %ld\n", int80(91, 0x400000, 4096, 0));
+        printf("mmap2 below 4 GiB %d\n", mapped > 0 && mapped < 1L << 32);
+        if (mapped > 0)
+            memset((void *)mapped, 1, 8192);
+        printf("munmap of it %ld\n", int80(91, mapped, 8192, 0));
         puts("still running");
         return 0;
     }

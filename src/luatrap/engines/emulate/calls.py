@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import host, ldt, loader, robust, rseq
 from luatrap.engines.emulate import signals as sig
-from luatrap.engines.emulate.memory import GuestFault, GuestMemory
+from luatrap.engines.emulate.memory import MAP_FIXED, MAP_FIXED_NOREPLACE, GuestFault, GuestMemory
 from luatrap.syscalls import table as syscall_table
+
+MAP_32BIT = 0x40
 
 if TYPE_CHECKING:
     from luatrap.engines.emulate.linux import Emulator
@@ -44,6 +46,32 @@ def brk(emu: Emulator, t: GuestThread, addr: int, *_) -> int:
 
 def mmap_(emu: Emulator, t: GuestThread, addr, length, prot, flags, fd, off) -> int:
     return emu.memory.mmap(addr, length, prot, flags, fd, off)
+
+
+def mmap32(emu: Emulator, t: GuestThread, addr, length, prot, flags, fd, off) -> int:
+    """mmap for a 32-bit ABI's call (x32, or i386 through the two below): a new mapping
+    must lie below 4 GiB, where the caller's pointers reach. The host's MAP_32BIT area
+    (below 2 GiB) stands for the kernel's own 32-bit area, which ends near 4 GiB."""
+    if not flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
+        flags |= MAP_32BIT
+    return emu.memory.mmap(addr, length, prot, flags, fd, off)
+
+
+def mmap2_i386(emu: Emulator, t: GuestThread, addr, length, prot, flags, fd, pages) -> int:
+    """i386 mmap2: the offset in pages, the descriptor a 32-bit int."""
+    return mmap32(emu, t, addr, length, prot, flags, int32(fd), pages * host.PAGE)
+
+
+def old_mmap_i386(emu: Emulator, t: GuestThread, args: int, *_) -> int:
+    """i386 mmap (old_mmap): its six arguments in a 32-bit array."""
+    addr, length, prot, flags, fd, off = struct.unpack("<6I", emu.memory.read(args, 24))
+    if off & (host.PAGE - 1):
+        return -errno.EINVAL
+    return mmap32(emu, t, addr, length, prot, flags, int32(fd), off)
+
+
+def int32(value: int) -> int:
+    return (value & 0xFFFFFFFF ^ 0x80000000) - 0x80000000
 
 
 def munmap(emu: Emulator, t: GuestThread, addr: int, length: int, *_) -> int:
@@ -505,11 +533,16 @@ EMULATED = {
 # -- the other ways in: `int 0x80` (i386) and x32 ----------------------------------------
 # A 32-bit or x32 call that would act on luatrap's own process (memory maps, signal
 # handling, threads, processes, luatrap's fds) must not reach the host kernel. These
-# take plain integers, as their x86_64 twin does, and get its emulation; execve reads
-# 32-bit pointer arrays; every other emulated call, and the i386-only ones, are ENOSYS.
+# take plain integers (or the same structures), as their x86_64 twin does, and get its
+# emulation; execve reads 32-bit pointer arrays, mmap places below 4 GiB; every other
+# emulated call (signal handlers, threads: their structures differ), and the i386-only
+# ones, are ENOSYS.
 FOREIGN_EMULATED = {name: EMULATED[name] for name in (
     "exit", "exit_group", "kill", "tkill", "tgkill", "close", "close_range", "dup2", "dup3",
-    "fork", "vfork")} | {"execve": execve32}
+    "fork", "vfork", "brk", "munmap", "mprotect", "madvise", "rt_sigprocmask",
+    "rt_sigpending")} | {"execve": execve32, "mmap": mmap32}
+# i386 calls of one x86_64 name but their own arguments, by i386 number.
+I386_BY_NUMBER = {90: old_mmap_i386, 192: mmap2_i386}
 I386_ONLY = {"ipc", "signal", "sigaction", "sgetmask", "ssetmask", "sigsuspend",
              "sigpending", "sigprocmask", "sigreturn", "set_thread_area", "get_thread_area",
              "vm86", "vm86old"}

@@ -41,7 +41,7 @@ class ForeignCalls:
         self.i386_of, self.x32_of = compat.i386_of(), compat.x32_of()
         self.i386_twins = _numbers(compat.i386_names())
         self.x32_twins = _numbers(compat.x32_names())
-        self.i386_emulated = calls.foreign_table(compat.i386_names())
+        self.i386_emulated = calls.foreign_table(compat.i386_names()) | calls.I386_BY_NUMBER
         self.x32_emulated = calls.foreign_table(compat.x32_names())
 
     def x32_call(self, t: GuestThread, nr: int, args) -> object:
