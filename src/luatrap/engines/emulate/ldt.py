@@ -33,14 +33,14 @@ NR_MMAP = 9
 # The kernel's x86_64 GDT (arch/x86/include/asm/segment.h): entry -> access byte and
 # flag nibble of a flat 4 GiB segment. 4, 5, 6 are __USER32_CS, __USER_DS, __USER_CS.
 GDT_ENTRIES = 16
+GDT_SEGMENTS = {1: (0x9B, 0xC), 2: (0x9B, 0xA), 3: (0x93, 0xC),  # the kernel's own
+                4: (0xFB, 0xC), 5: (0xF3, 0xC), 6: (0xFB, 0xA)}
 USER_CS = 0x33  # __USER_CS, 64-bit code
 # A far jump through a pointer (offset, selector) at start + POINTER, to start + LANDING
 # (where the CPU stops): `jmp far [abs32]` as 32-bit code encodes it, and as 64-bit code.
 JUMP_FROM_32BIT, JUMP_FROM_64BIT = b"\xff\x2d", b"\xff\x2c\x25"
 POINTER, LANDING, FROM_64BIT = 8, 16, 32
 MAP_32BIT = 0x40
-GDT_SEGMENTS = {1: (0x9B, 0xC), 2: (0x9B, 0xA), 3: (0x93, 0xC),  # the kernel's own
-                4: (0xFB, 0xC), 5: (0xF3, 0xC), 6: (0xFB, 0xA)}
 
 
 class DescriptorTables:
@@ -90,9 +90,11 @@ class DescriptorTables:
         ctypes.memmove(start + POINTER, struct.pack("<IH", start + LANDING, selector), 6)
         pc = cpu.read(emu.arch.PC)
         while True:  # a stop another thread asks for (a signal) may come first: again
-            emu.hook.run_to(start, (start + LANDING,))
+            err = emu.hook.run_to(start, (start + LANDING,))
             if cpu.read(emu.arch.PC) == start + LANDING or emu.current.fault:
                 break
+            if err:
+                raise regs.UnicornError(f"unicorn: the far jump to {selector:#x} failed")
         cpu.write(emu.arch.PC, pc)
 
     @staticmethod
@@ -103,7 +105,8 @@ class DescriptorTables:
         if host.failed(page):
             raise GuestFault
         for start, jump in ((page, JUMP_FROM_32BIT), (page + FROM_64BIT, JUMP_FROM_64BIT)):
-            ctypes.memmove(start, jump + struct.pack("<I", start + POINTER), 7)
+            code = jump + struct.pack("<I", start + POINTER)
+            ctypes.memmove(start, code, len(code))
         emu.hook.map_cpu_only(page, page + host.PAGE, mmap.PROT_READ | mmap.PROT_EXEC)
         return page
 
