@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,6 +75,10 @@ def main() -> None:
     ap.add_argument("--modules", default=",".join(MODULES))
     ap.add_argument("--out", type=Path, help="write the Markdown report here too")
     args = ap.parse_args()
+    # A shell starts a background job with SIGINT ignored, and an ignored signal stays
+    # ignored across exec: CPython's SIGINT tests would fail natively. A handler here
+    # makes it the default again in the tests' processes.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     engines = [e for e in args.engines.split(",") if e]
     rules = Path(tempfile.mkdtemp(prefix="luatrap-peer-"))
     for call in BUSY_CALLS:
