@@ -122,6 +122,18 @@ def test_a_clock_gettime_rule_meets_the_call_but_not_the_vdso(engine, rules):
 
 
 @pytest.mark.x86_64_only
+@pytest.mark.parametrize("flags", [("-pie",), ("-no-pie",), ("-static-pie",), ("-static",)])
+def test_the_program_and_its_heap_lie_where_the_kernel_puts_them(engine, cprog, flags):
+    """A PIE program at ELF_ET_DYN_BASE (plus random pages), its heap above it with room
+    to grow by sbrk: the emulate engine once put a PIE program among the libraries,
+    where sbrk failed (glibc's malloc fell back to mmap; a program's own sbrk did not)."""
+    program = cprog("heap_layout", *flags)
+    alone = native_run(program)
+    assert alone.stdout.count("sbrk 1 MiB: ok") == 4, alone.stdout
+    assert luatrap(program, engine=engine).stdout == alone.stdout
+
+
+@pytest.mark.x86_64_only
 def test_the_program_runs_in_user_mode(prints_as_the_kernel):
     """Privileged instructions fault in every thread and process, popf keeps the I/O
     privilege level, and the kernel's user selectors load and reach 32-bit code: the

@@ -103,6 +103,10 @@ class Aarch64(GuestArch):
     min_signal_stack = FRAME_SIZE + 32  # and a frame record, 16-aligned, as the kernel's
     audit_arch = 0xC00000B7  # AUDIT_ARCH_AARCH64
     user_top = 1 << 48
+    # arm64's ELF_ET_DYN_BASE (2/3 of 48 bits) lies beyond the x86_64 host's 47-bit user
+    # space: x86_64's stands in for it, with arm64's randomness.
+    program_base = GuestArch.program_base
+    mmap_rnd_bits = 18
     translates = True
     vdso = AARCH64_VDSO
     handler_selector = 0

@@ -45,6 +45,8 @@ class GuestArch:
     vdso = X86_64_VDSO  # what its vDSO holds
     audit_arch = 0xC000003E  # AUDIT_ARCH_X86_64, a seccomp filter's name for it
     user_top = 0x7FFFFFFFF000  # the kernel's TASK_SIZE: user addresses lie below
+    program_base = 0x555555554000  # ELF_ET_DYN_BASE: a PIE program's place
+    mmap_rnd_bits = 28  # the random pages added to it (mmap_rnd_bits' default)
     translates = False  # do its call numbers and structures differ from the host's?
     sysroot: str | None = None  # -L: where the guest's absolute paths are looked up first
     enter_user_mode = 0  # where the vDSO's sysretq is (vdso_loaded)

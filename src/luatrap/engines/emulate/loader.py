@@ -12,6 +12,7 @@ import ctypes
 import errno
 import mmap
 import os
+import secrets
 import struct
 from dataclasses import dataclass
 
@@ -24,6 +25,9 @@ PT_LOAD, PT_INTERP, PT_PHDR = 1, 3, 6
 PROT_NONE = 0
 ET_EXEC, ET_DYN = 2, 3
 STACK_SIZE = 8 << 20
+ADDR_NO_RANDOMIZE = 0x0040000  # personality(2): `setarch -R`
+BRK_RANDOM_RANGE = 1 << 30  # arch_randomize_brk, 64-bit x86_64 and arm64
+PROGRAM_BASE_TRIES = 8
 MAX_SCRIPT_DEPTH = 4
 AT = {"PHDR": 3, "PHENT": 4, "PHNUM": 5, "PAGESZ": 6, "BASE": 7, "FLAGS": 8, "ENTRY": 9,
       "UID": 11, "EUID": 12, "GID": 13, "EGID": 14, "PLATFORM": 15, "HWCAP": 16,
@@ -88,8 +92,42 @@ def _prot(flags: int) -> int:
             | (mmap.PROT_EXEC if flags & 1 else 0))
 
 
-def load_elf(path: str, memory: GuestMemory, machine: int | None = None) -> Image:
-    """Map the ELF file at `path` into guest memory, as the kernel would."""
+def randomizes(level: int) -> bool:
+    """Does the kernel randomize this process's layout at `level` of randomize_va_space
+    (1: mmap bases, 2: the brk too)? Never under ADDR_NO_RANDOMIZE (`setarch -R`)."""
+    if host.libc.personality(0xFFFFFFFF) & ADDR_NO_RANDOMIZE:
+        return False
+    try:
+        with open("/proc/sys/kernel/randomize_va_space") as f:
+            return int(f.read()) >= level
+    except (OSError, ValueError):
+        return True
+
+
+def _program_bases(arch) -> list[int]:
+    """Where the kernel puts a PIE program (one with an interpreter): ELF_ET_DYN_BASE
+    plus arch_mmap_rnd's random pages; then other random places, in case luatrap's own
+    memory is there (Python's own image, under `setarch -R`)."""
+    first = secrets.randbits(arch.mmap_rnd_bits) if randomizes(1) else 0
+    others = [secrets.randbits(arch.mmap_rnd_bits) for _ in range(PROGRAM_BASE_TRIES)]
+    return [arch.program_base + (rnd << 12) for rnd in (first, *others)]
+
+
+def _reserve(size: int, bases: list[int]) -> int:
+    """An address range of `size` at the first of `bases` that is free, else anywhere."""
+    private_anon = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+    for want in bases:
+        got = host.syscall(9, want, size, PROT_NONE, private_anon | MAP_FIXED_NOREPLACE,
+                           -1, 0)
+        if got == want:
+            return got
+    return host.syscall(9, 0, size, PROT_NONE, private_anon, -1, 0)
+
+
+def load_elf(path: str, memory: GuestMemory, machine: int | None = None,
+             bases: list[int] | None = None) -> Image:
+    """Map the ELF file at `path` into guest memory, as the kernel would; a
+    position-independent one at the first free of `bases`, if given, else anywhere."""
     interp, hdr, phdrs = _parse(path, machine)
     e_type, _, _, e_entry, e_phoff, _, _, _, e_phentsize, e_phnum = hdr[:10]
     loads = [p for p in phdrs if p[0] == PT_LOAD]
@@ -99,10 +137,11 @@ def load_elf(path: str, memory: GuestMemory, machine: int | None = None) -> Imag
     hi = page_up(max(p[3] + p[6] for p in loads))  # p_vaddr + p_memsz
     private_anon = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
     if e_type == ET_DYN:
-        want, flags = 0, private_anon
+        want, base = 0, _reserve(hi - lo, bases if bases and interp else [])
     else:
-        want, flags = lo, private_anon | MAP_FIXED_NOREPLACE
-    base = host.syscall(9, want, hi - lo, PROT_NONE, flags, -1, 0)
+        want = lo
+        base = host.syscall(9, want, hi - lo, PROT_NONE, private_anon | MAP_FIXED_NOREPLACE,
+                            -1, 0)
     if failed(base) or (e_type == ET_EXEC and base != lo):
         raise ExecError(errno.ENOMEM, f"{path}: cannot map {hi - lo} bytes at {want:#x}")
     bias = base - lo
@@ -235,6 +274,18 @@ def build_stack(memory: GuestMemory, argv: list[bytes], envp: list[bytes], execf
     return push(struct.pack(f"<{len(words)}Q", *words))
 
 
+def _brk_start(exe: Image, arch) -> int:
+    """Where the kernel starts the heap: after the program's data, or at ELF_ET_DYN_BASE
+    for a static PIE (mapped among the libraries, with no room after it); then
+    arch_randomize_brk's random pages."""
+    start = page_up(exe.end)
+    if exe.bias and not exe.interp and randomizes(2):
+        start = arch.program_base
+    if randomizes(2):
+        start += secrets.randbelow(BRK_RANDOM_RANGE // host.PAGE) * host.PAGE
+    return start
+
+
 def load_program(memory: GuestMemory, path: str, argv: list[str], env: list[bytes],
                  arch, argv0: str | None = None) -> tuple[int, int]:
     """Load `path` (following #!) with its interpreter, for the guest architecture
@@ -243,7 +294,7 @@ def load_program(memory: GuestMemory, path: str, argv: list[str], env: list[byte
     path, argv = script_argv(path, argv)
     if argv0 is not None:
         argv = [argv0, *argv[1:]]
-    exe = load_elf(path, memory, arch.elf_machine)
+    exe = load_elf(path, memory, arch.elf_machine, _program_bases(arch))
     entry, interp_base = exe.entry, 0
     if exe.interp:
         interp = os.fsdecode(arch.in_sysroot(os.fsencode(exe.interp)))
@@ -260,7 +311,7 @@ def load_program(memory: GuestMemory, path: str, argv: list[str], env: list[byte
     except vdso.VdsoError:
         raise ExecError(errno.ENOMEM, "cannot map the vDSO") from None
     arch.vdso_loaded(symbols)
-    memory.brk_start = memory.brk = page_up(exe.end)
+    memory.brk_start = memory.brk = _brk_start(exe, arch)
     auxv = [(AT["PHDR"], exe.phdr), (AT["PHENT"], exe.phent), (AT["PHNUM"], exe.phnum),
             (AT["BASE"], interp_base), (AT["ENTRY"], exe.entry),
             (vdso.AT_SYSINFO_EHDR, base)]
