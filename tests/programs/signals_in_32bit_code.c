@@ -9,16 +9,18 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/time.h>
 #include <ucontext.h>
+
+#include "far_call_32bit.h"
 
 static volatile int ticks, saw_32bit;
 static sigjmp_buf back;
 
 static void on_tick(int sig, siginfo_t *si, void *ctx) {
     ucontext_t *uc = ctx;
-    (void)sig; (void)si;
+    (void)sig;
+    (void)si;
     ticks++;
     if ((uc->uc_mcontext.gregs[REG_CSGSFS] & 0xffff) == 0x23)
         saw_32bit = 1;
@@ -26,35 +28,27 @@ static void on_tick(int sig, siginfo_t *si, void *ctx) {
 
 static void on_usr1(int sig, siginfo_t *si, void *ctx) {
     ucontext_t *uc = ctx;
-    (void)sig; (void)si;
+    (void)sig;
+    (void)si;
     uc->uc_mcontext.gregs[REG_CSGSFS] = (uc->uc_mcontext.gregs[REG_CSGSFS] & ~0xffffL) | 0x2b;
 }
 
 static void on_segv(int sig, siginfo_t *si, void *ctx) {
     (void)ctx;
-    printf("  %s, si_code %d, addr %p\n", sig == SIGSEGV ? "SIGSEGV" : "other", si->si_code, si->si_addr);
+    printf("  %s, si_code %d, addr %p\n", sig == SIGSEGV ? "SIGSEGV" : "other", si->si_code,
+           si->si_addr);
     siglongjmp(back, 1);
 }
 
 int main(void) {
-    uint8_t *low = mmap(NULL, 65536, PROT_READ | PROT_WRITE | PROT_EXEC,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-    uint32_t at = (uint32_t)(uintptr_t)low, stack = at + 0xfff0, code = at + 0x200;
-    uint32_t far = at + 0x100;
-    uint8_t stub[] = {0x48, 0x89, 0xe3, 0xbc, 0, 0, 0, 0, 0xff, 0x1c, 0x25, 0, 0, 0, 0,
-                      0x48, 0x89, 0xdc, 0xc3};
-    uint8_t code32[] = {0xb9, 0x00, 0x84, 0xd7, 0x17, 0x49, 0x75, 0xfd, 0xb8, 42, 0, 0, 0, 0xcb};
-    uint16_t selector = 0x23;
+    /* mov $400000000, %ecx; 1: dec %ecx; jnz 1b; mov $42, %eax; lret */
+    static const uint8_t code32[] = {0xb9, 0x00, 0x84, 0xd7, 0x17, 0x49, 0x75, 0xfd,
+                                     0xb8, 42, 0, 0, 0, 0xcb};
+    void *entry = far_call_32bit(code32, sizeof code32);
     struct itimerval every = {{0, 2000}, {0, 2000}}, off = {{0, 0}, {0, 0}};
     struct sigaction sa;
     int result;
     setvbuf(stdout, NULL, _IONBF, 0);
-    memcpy(stub + 4, &stack, 4);
-    memcpy(stub + 11, &far, 4);
-    memcpy(low, stub, sizeof stub);
-    memcpy(low + 0x100, &code, 4);
-    memcpy(low + 0x104, &selector, 2);
-    memcpy(low + 0x200, code32, sizeof code32);
     memset(&sa, 0, sizeof sa);
     sa.sa_flags = SA_SIGINFO;
     sa.sa_sigaction = on_tick;
@@ -65,7 +59,7 @@ int main(void) {
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigaction(SIGSEGV, &sa, NULL);
     setitimer(ITIMER_REAL, &every, NULL);
-    __asm__ volatile("call *%1" : "=a"(result) : "r"(low) : "rbx", "rcx", "memory");
+    result = run_32bit(entry);
     setitimer(ITIMER_REAL, &off, NULL);
     printf("32-bit code under a timer returned %d; handlers ran %d, saw cs 0x23 %d\n", result,
            ticks > 0, saw_32bit);

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "far_call_32bit.h"
+
 static __thread sigjmp_buf back;
 
 static void on_fault(int sig, siginfo_t *si, void *ctx) {
@@ -54,29 +56,9 @@ static uint64_t rflags(void) {
     return f;
 }
 
-/* 64-bit code below 4 GiB that switches to a stack there and far-calls 32-bit code
- * through selector 0x23 (mov $42, %eax; lret), returning its %eax. */
 static int call_32bit_code(void) {
-    uint8_t *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-    uint32_t at = (uint32_t)(uintptr_t)low, stack = at + 0x800, code = at + 0x200;
-    uint32_t far = at + 0x100;
-    uint8_t stub[] = {0x48, 0x89, 0xe3,                     /* mov %rsp, %rbx */
-                      0xbc, 0, 0, 0, 0,                     /* mov $stack, %esp */
-                      0xff, 0x1c, 0x25, 0, 0, 0, 0,         /* lcall *far */
-                      0x48, 0x89, 0xdc,                     /* mov %rbx, %rsp */
-                      0xc3};                                /* ret */
-    uint8_t code32[] = {0xb8, 42, 0, 0, 0, 0xcb};           /* mov $42, %eax; lret */
-    uint16_t selector = 0x23;
-    int result;
-    memcpy(stub + 4, &stack, 4);
-    memcpy(stub + 11, &far, 4);
-    memcpy(low, stub, sizeof stub);
-    memcpy(low + 0x100, &code, 4);
-    memcpy(low + 0x104, &selector, 2);
-    memcpy(low + 0x200, code32, sizeof code32);
-    __asm__ volatile("call *%1" : "=a"(result) : "r"(low) : "rbx", "memory");
-    return result;
+    static const uint8_t code32[] = {0xb8, 42, 0, 0, 0, 0xcb}; /* mov $42, %eax; lret */
+    return run_32bit(far_call_32bit(code32, sizeof code32));
 }
 
 int main(void) {
