@@ -158,14 +158,14 @@ int emu_x86_64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t *selector,
   unsigned char fxsave[X86_FXSAVE_SIZE];
   int ids[X86_BATCH];
   void *ptrs[X86_BATCH];
-  uint64_t now[2]; /* rsp, eflags */
-  void *now_ptrs[2] = {&now[0], &now[1]};
-  static const int now_regs[2] = {UC_X86_REG_RSP, UC_X86_REG_EFLAGS};
+  uint64_t now[3] = {0, 0, 0}; /* rsp, eflags, cs */
+  void *now_ptrs[3] = {&now[0], &now[1], &now[2]};
+  static const int now_regs[3] = {UC_X86_REG_RSP, UC_X86_REG_EFLAGS, UC_X86_REG_CS};
   int n = X86_MXCSR;
 
   memset(&r, 0, sizeof r);
   x86_batch(&r, ids, ptrs);
-  if (h->api.reg_read_batch(h->uc, now_regs, now_ptrs, 2) != 0)
+  if (h->api.reg_read_batch(h->uc, now_regs, now_ptrs, 3) != 0)
     return -1;
   /* the handler's `ret` popped pretcode: rsp is at the ucontext */
   if (emu_read_guest(h, now[0], &uc, sizeof uc) != 0)
@@ -182,7 +182,8 @@ int emu_x86_64_sigreturn(struct emu_hook *h, uint64_t *mask, uint64_t *selector,
   r.gregs[X86_EFLAGS] = (now[1] & ~(uint64_t)X86_FIX_EFLAGS) |
                         (uc.mcontext.gregs[X86_EFLAGS] & X86_FIX_EFLAGS);
   *mask = uc.sigmask;
-  *selector = uc.mcontext.cs | 3u; /* as the kernel: a user selector, checked by iret */
+  /* as the kernel: a user selector, checked by iret; 0 if the CPU's already */
+  *selector = (uc.mcontext.cs | 3u) == (now[2] & 0xffffu) ? 0 : uc.mcontext.cs | 3u;
   return h->api.reg_write_batch(h->uc, ids, ptrs, n) == 0 ? 0 : -1;
 }
 
@@ -359,9 +360,8 @@ PyObject *Hook_enter_handler(EmulateHookObject *self, PyObject *args) {
 }
 
 /* sigreturn(in_hook): the registers the frame at the stack pointer holds; returns the
-** mask it saved and its x86 code selector (0 on aarch64), which Python makes the CPU's
-** if it is not already (a mode switch); None if the frame cannot be read (nothing
-** changed). `in_hook`: called from the system call hook, after which Unicorn still
+** mask it saved and the x86 code selector Python must make the CPU's (a mode switch),
+** 0 if none (aarch64 never); None if the frame cannot be read (nothing changed). `in_hook`: called from the system call hook, after which Unicorn still
 ** moves the pc past the call. */
 PyObject *Hook_sigreturn(EmulateHookObject *self, PyObject *in_hook) {
   struct emu_hook *h = &self->h;

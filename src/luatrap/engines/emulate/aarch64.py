@@ -139,9 +139,6 @@ class Aarch64(GuestArch):
             SCTLR_EL1, cpu.read_system_register(SCTLR_EL1) | SCTLR_EL0_ACCESS)
         cpu.write(self.PC, entry)
 
-    def code_selector(self, cpu: Cpu) -> int:
-        return 0  # no segments
-
     def set_code_segment(self, emu: Emulator, selector: int) -> None:
         """aarch64 has one mode for a program."""
 

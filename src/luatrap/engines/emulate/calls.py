@@ -18,10 +18,14 @@ from typing import TYPE_CHECKING
 from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import host, ldt, loader, robust, rseq
 from luatrap.engines.emulate import signals as sig
-from luatrap.engines.emulate.memory import MAP_FIXED, MAP_FIXED_NOREPLACE, GuestFault, GuestMemory
+from luatrap.engines.emulate.memory import (
+    MAP_32BIT,
+    MAP_FIXED,
+    MAP_FIXED_NOREPLACE,
+    GuestFault,
+    GuestMemory,
+)
 from luatrap.syscalls import table as syscall_table
-
-MAP_32BIT = 0x40
 
 if TYPE_CHECKING:
     from luatrap.engines.emulate.linux import Emulator

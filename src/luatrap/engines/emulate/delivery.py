@@ -175,7 +175,7 @@ class SignalDelivery:
             selector = sig.sigreturn(self.hook, t)
         except GuestFault:
             self.exit_process(None, signal.SIGSEGV)
-        if selector and selector != self.arch.code_selector(self.cpu):
+        if selector:
             t.code_selector = selector
             self.cpu.stop()
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import ldt
 from luatrap.engines.emulate import signals as sig
-from luatrap.engines.emulate.vdso import X86_64_VDSO
+from luatrap.engines.emulate.ldt import USER_CS, USER_DS
+from luatrap.engines.emulate.vdso import SYSRETQ, X86_64_VDSO
 from luatrap.syscalls import table
 
 if TYPE_CHECKING:
@@ -22,9 +23,7 @@ if TYPE_CHECKING:
     from luatrap.engines.emulate.linux import Emulator
 
 EM_X86_64, EM_AARCH64 = 62, 183
-USER_CS, USER_DS = 0x33, 0x2B  # the kernel's __USER_CS and __USER_DS
 MSR_EFER, EFER_SCE, MSR_STAR = 0xC0000080, 1, 0xC0000081
-SYSRETQ = b"\x48\x0f\x07"
 INITIAL_RFLAGS = 0x202  # interrupts enabled (and the bit that is always 1), as at exec
 
 
@@ -88,15 +87,11 @@ class GuestArch:
         cpu.write(regs.R11, 0)
         cpu.write(self.PC, entry)
 
-    def code_selector(self, cpu: Cpu) -> int:
-        """The CPU's code segment selector (0x33 in 64-bit code)."""
-        return cpu.read(regs.CS) & 0xFFFF
-
     def set_code_segment(self, emu: Emulator, selector: int) -> None:
         """Make `selector` the code segment, the pc unchanged, as the kernel's iret does
         when it returns to 32-bit code or starts a handler from there (ldt.py's
         far_jump; a selector that cannot be loaded is the thread's fault)."""
-        if self.code_selector(emu.cpu) != selector:
+        if emu.cpu.read(regs.CS) & 0xFFFF != selector:
             emu.descriptor_tables.far_jump(emu, selector)
 
     def answers_trap(self, cpu: Cpu, vector: int) -> bool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from luatrap.engines.emulate import cpu as regs
 from luatrap.engines.emulate import host
-from luatrap.engines.emulate.memory import GuestFault
+from luatrap.engines.emulate.memory import MAP_32BIT, GuestFault
 
 if TYPE_CHECKING:
     from luatrap.engines.emulate.linux import Emulator
@@ -35,12 +35,11 @@ NR_MMAP = 9
 GDT_ENTRIES = 16
 GDT_SEGMENTS = {1: (0x9B, 0xC), 2: (0x9B, 0xA), 3: (0x93, 0xC),  # the kernel's own
                 4: (0xFB, 0xC), 5: (0xF3, 0xC), 6: (0xFB, 0xA)}
-USER_CS = 0x33  # __USER_CS, 64-bit code
+USER_CS, USER_DS = 0x33, 0x2B  # the kernel's __USER_CS (64-bit code), __USER_DS
 # A far jump through a pointer (offset, selector) at start + POINTER, to start + LANDING
 # (where the CPU stops): `jmp far [abs32]` as 32-bit code encodes it, and as 64-bit code.
 JUMP_FROM_32BIT, JUMP_FROM_64BIT = b"\xff\x2d", b"\xff\x2c\x25"
 POINTER, LANDING, FROM_64BIT = 8, 16, 32
-MAP_32BIT = 0x40
 
 
 class DescriptorTables:

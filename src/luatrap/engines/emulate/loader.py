@@ -92,7 +92,7 @@ def _prot(flags: int) -> int:
             | (mmap.PROT_EXEC if flags & 1 else 0))
 
 
-def randomizes(level: int) -> bool:
+def _randomizes(level: int) -> bool:
     """Does the kernel randomize this process's layout at `level` of randomize_va_space
     (1: mmap bases, 2: the brk too)? Never under ADDR_NO_RANDOMIZE (`setarch -R`)."""
     if host.libc.personality(0xFFFFFFFF) & ADDR_NO_RANDOMIZE:
@@ -108,7 +108,7 @@ def _program_bases(arch) -> list[int]:
     """Where the kernel puts a PIE program (one with an interpreter): ELF_ET_DYN_BASE
     plus arch_mmap_rnd's random pages; then other random places, in case luatrap's own
     memory is there (Python's own image, under `setarch -R`)."""
-    first = secrets.randbits(arch.mmap_rnd_bits) if randomizes(1) else 0
+    first = secrets.randbits(arch.mmap_rnd_bits) if _randomizes(1) else 0
     others = [secrets.randbits(arch.mmap_rnd_bits) for _ in range(PROGRAM_BASE_TRIES)]
     return [arch.program_base + (rnd << 12) for rnd in (first, *others)]
 
@@ -279,11 +279,11 @@ def _brk_start(exe: Image, arch) -> int:
     for a static PIE (mapped among the libraries, with no room after it); then
     arch_randomize_brk's random pages."""
     start = page_up(exe.end)
-    if exe.bias and not exe.interp and randomizes(2):
+    if not _randomizes(2):
+        return start
+    if exe.bias and not exe.interp:
         start = arch.program_base
-    if randomizes(2):
-        start += secrets.randbelow(BRK_RANDOM_RANGE // host.PAGE) * host.PAGE
-    return start
+    return start + secrets.randbelow(BRK_RANDOM_RANGE // host.PAGE) * host.PAGE
 
 
 def load_program(memory: GuestMemory, path: str, argv: list[str], env: list[bytes],

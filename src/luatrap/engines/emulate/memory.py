@@ -17,6 +17,7 @@ from luatrap.engines.emulate.host import failed, page_down, page_up
 
 PROT_READ, PROT_WRITE, PROT_EXEC = mmap.PROT_READ, mmap.PROT_WRITE, mmap.PROT_EXEC
 MAP_FIXED, MAP_FIXED_NOREPLACE = 0x10, 0x100000
+MAP_32BIT = 0x40  # below 2 GiB: what a 32-bit caller's pointers reach
 MREMAP_FIXED = 2
 NR_MMAP, NR_MPROTECT, NR_MUNMAP, NR_MREMAP = 9, 10, 11, 25
 

@@ -218,8 +218,8 @@ def enter_handler(hook, t: GuestThread, sig: int, act: Action, info: bytes,
 
 def sigreturn(hook, t: GuestThread) -> int:
     """rt_sigreturn, from the system call hook: the registers and mask the handler's
-    frame holds (it may have changed them); returns its x86 code selector (0 on
-    aarch64). GuestFault (nothing changed) if the frame is not readable: the kernel's
+    frame holds (it may have changed them); returns the x86 code selector to switch to
+    (0: the CPU's already). GuestFault (nothing changed) if the frame is not readable: the kernel's
     SIGSEGV."""
     restored = hook.sigreturn(True)
     if restored is None:

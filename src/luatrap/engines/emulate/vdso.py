@@ -31,6 +31,7 @@ DT_NULL, DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT, DT_SONAME = 0, 4, 5
 SHT_PROGBITS, SHT_STRTAB, SHT_HASH, SHT_DYNAMIC, SHT_DYNSYM = 1, 3, 5, 6, 11
 SHF_ALLOC, SHF_EXECINSTR = 2, 4
 STB_GLOBAL, STT_FUNC = 1, 2
+SYSRETQ = b"\x48\x0f\x07"  # the kernel's way back to user mode (x86_64)
 VDSO_CALL = 0x8000  # emulate_hook.h's LT_VDSO_CALL
 EHDR, PHDR, SHDR, SYM, DYN = (struct.Struct(f) for f in (
     "<16sHHIQQQIHHHHHH", "<IIQQQQQQ", "<IIQQQQIIQQ", "<IBBHQQ", "<qQ"))
@@ -77,7 +78,7 @@ X86_64_VDSO = VdsoLayout(62, x86_64_call, (
     (("__vdso_time", "time"), 201),
     (("__vdso_getcpu", "getcpu"), 309),
     (("__vdso_clock_getres", "clock_getres"), 229),
-), unnamed=(("enter_user_mode", b"\x48\x0f\x07"),))  # sysretq (GuestArch.enter_program)
+), unnamed=(("enter_user_mode", SYSRETQ),))  # GuestArch.enter_program
 # __kernel_rt_sigreturn is exactly `mov x8, #139; svc #0` (a call of the program's):
 # unwinders recognise a signal frame by those two instructions at the return address.
 AARCH64_VDSO = VdsoLayout(183, aarch64_call, (
