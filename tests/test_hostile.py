@@ -45,6 +45,16 @@ def test_the_program_cannot_write_into_luatrap(engine, cprog, user, open_tmp, re
         assert _outcome(r.stdout) == LUATRAP_MEMORY_ROUTES  # ... and out of reach
 
 
+@pytest.mark.x86_64_only
+def test_the_program_cannot_write_the_cpus_descriptor_tables(prints_as_the_kernel):
+    """The emulated CPU's descriptor tables are luatrap's memory, and sgdt tells the
+    program where (Unicorn has no UMIP): writes there are SIGSEGV, as at the kernel's
+    own table natively, and the kernel's selectors still load."""
+    prints_as_the_kernel("write_descriptor_tables", [
+        "write to the global descriptor table: SIGSEGV", "write to the page after it: SIGSEGV",
+        "selector 0x2b still loads"])
+
+
 READ_THE_PATH = 'function do_syscall(num, dirfd, path) c_log("open " .. c_read_string(path))' \
                 " return 0, 0 end"
 
